@@ -1,0 +1,13 @@
+"""MeMo's engine: memory models trained on a person's folders, run with MLX.
+
+No Qt in here. The app (`app/`) and the `memo` CLI (`memo_mlx.cli`) are thin layers over
+these modules:
+
+- `models`: load a base model (GGUF file, MLX folder or hub id) for the active backend.
+- `gguf_loader`: the GGUF reader behind `models`.
+- `runtime`: the worker thread that owns the model; streaming, cancellable generation.
+- `blas`: a fast BLAS for MLX's CPU backend, arranged before the process starts.
+- `settings`: where data lives and the defaults in `resources/settings.toml`.
+"""
+
+__version__ = "0.1.0"

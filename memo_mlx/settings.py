@@ -1,0 +1,65 @@
+"""Where MeMo keeps its data, where its resources are, and its default settings.
+
+`MEMO_HOME` overrides the data folder (tests and benchmarks always set it); otherwise it is
+the platform's per-user app-data folder. Defaults live in `resources/settings.toml`, not in code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "MeMo"
+
+
+def memo_home() -> Path:
+    """The data folder, created on first use."""
+    override = os.environ.get("MEMO_HOME")
+    if override:
+        home = Path(override).expanduser()
+    elif sys.platform == "darwin":
+        home = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    else:
+        home = Path(platformdirs.user_data_dir("memo", appauthor=False))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def resources_dir() -> Path:
+    """`resources/` beside the packages in a checkout, or inside a frozen (PyInstaller) app."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    root = Path(frozen_root) if frozen_root else Path(__file__).resolve().parent.parent
+    return root / "resources"
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    repetition_context: int = 64
+    max_tokens: int = 256
+    system_prompt: str = ""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GenerationSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@cache
+def _defaults() -> dict[str, Any]:
+    with open(resources_dir() / "settings.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def generation_settings() -> GenerationSettings:
+    raw = _defaults()
+    return GenerationSettings.from_dict({**raw.get("generation", {}), **raw.get("chat", {})})
