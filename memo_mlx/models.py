@@ -65,6 +65,17 @@ def backend() -> str:
     return "cuda"
 
 
+def compute_for(device: str, compute: str = "auto") -> str:
+    """What the frozen weights are computed in on `device`: "quantized" or "dense float32".
+
+    `compute` is "auto" (quantized on a GPU, dense on the CPU), "quantized" or "dense".
+    """
+    if compute not in ("auto", "quantized", "dense"):
+        raise ModelError(f"compute must be auto, quantized or dense, not {compute!r}")
+    dense = compute == "dense" or (compute == "auto" and device == "cpu")
+    return "dense float32" if dense else "quantized"
+
+
 def default_model_path() -> Path:
     # find_spec locates the wheel's folder without importing it: its __init__ needs
     # packages (llm, llama_cpp) we do not install.
@@ -102,8 +113,7 @@ def resolve_source(spec: str | None = None) -> ModelSource:
 def load_base(spec: str | None = None, *, compute: str = "auto") -> BaseModel:
     """Load the base model named by `spec` (see `resolve_source`) for the active backend.
 
-    `compute` is "auto" (quantized on a GPU, dense on the CPU), "quantized" or "dense".
-    Call it on the thread that will use the model: MLX streams are thread-local.
+    `compute` is as in `compute_for`. Call it on the thread that will use the model: MLX streams are thread-local.
     """
     source = resolve_source(spec)
     start = time.perf_counter()
@@ -117,8 +127,8 @@ def load_base(spec: str | None = None, *, compute: str = "auto") -> BaseModel:
         model, tokenizer = _load_mlx(source)
     model.freeze()
     device = backend()
-    dense = compute == "dense" or (compute == "auto" and device == "cpu")
-    if dense:
+    mode = compute_for(device, compute)
+    if mode == "dense float32":
         _to_dense_float32(model)
     model.eval()
     return BaseModel(
@@ -126,7 +136,7 @@ def load_base(spec: str | None = None, *, compute: str = "auto") -> BaseModel:
         tokenizer=tokenizer,
         source=source,
         backend=device,
-        compute="dense float32" if dense else "quantized",
+        compute=mode,
         load_seconds=time.perf_counter() - start,
     )
 
