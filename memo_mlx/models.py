@@ -21,7 +21,7 @@ from pathlib import Path
 import mlx.core as mx
 import mlx.nn as nn
 from mlx_lm.tokenizer_utils import TokenizerWrapper
-from mlx_lm.utils import dequantize_model
+from mlx.utils import tree_unflatten
 
 from .errors import MemoError
 
@@ -159,8 +159,34 @@ def _load_mlx(source: ModelSource) -> tuple[nn.Module, TokenizerWrapper]:
 
 
 def _to_dense_float32(model: nn.Module) -> None:
-    dequantize_model(model)
-    # float32 is what OpenBLAS multiplies fastest; float16/bfloat16 GEMM on the CPU is emulated.
+    """Replace quantized layers by float32 ones, dequantized in float32.
+
+    Not mlx_lm's `dequantize_model`: it dequantizes with the float16 scales, so d * q is
+    rounded to float16 (Q8_0 weights lost ~1e-3 of their value), and float32 is also what
+    OpenBLAS multiplies fastest, where float16/bfloat16 GEMM on the CPU is emulated.
+    """
+    dense: list[tuple[str, nn.Module]] = []
+    for name, module in model.named_modules():
+        if not isinstance(module, nn.QuantizedLinear | nn.QuantizedEmbedding):
+            continue
+        weight = mx.dequantize(
+            module.weight,
+            module.scales.astype(mx.float32),
+            None if module.biases is None else module.biases.astype(mx.float32),
+            group_size=module.group_size,
+            bits=module.bits,
+            mode=module.mode,
+        )
+        if isinstance(module, nn.QuantizedEmbedding):
+            layer: nn.Module = nn.Embedding(*weight.shape)
+        else:
+            layer = nn.Linear(weight.shape[1], weight.shape[0], bias="bias" in module)
+            if "bias" in module:
+                layer.bias = module.bias
+        layer.weight = weight
+        dense.append((name, layer))
+    if dense:
+        model.update_modules(tree_unflatten(dense))
     model.set_dtype(mx.float32)
     model.freeze()
     mx.eval(model.parameters())

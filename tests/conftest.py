@@ -1,0 +1,52 @@
+"""Fixtures: a temp MEMO_HOME for every test, no network, tiny GGUF models, the real model."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from gguf import GGMLQuantizationType as QT
+
+from tiny import TinyModel, write_tiny_gguf
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test keeps its data in tmp_path and cannot reach the network: privacy is the
+    product, so a test that tries to connect anywhere fails."""
+    monkeypatch.setenv("MEMO_HOME", str(tmp_path / "memo-home"))
+    monkeypatch.delenv("MEMO_MODEL", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("network access attempted in a test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tiny-models")
+
+
+@pytest.fixture(scope="session")
+def tiny_q8(tiny_dir: Path) -> TinyModel:
+    """A tiny Q8_0 llama GGUF: the model most fast tests run on."""
+    return write_tiny_gguf(tiny_dir / "tiny-q8_0.gguf", QT.Q8_0)
+
+
+@pytest.fixture
+def tiny_model_env(tiny_q8: TinyModel, monkeypatch: pytest.MonkeyPatch) -> TinyModel:
+    """MEMO_MODEL points at the tiny model."""
+    monkeypatch.setenv("MEMO_MODEL", str(tiny_q8.path))
+    return tiny_q8
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The real bundled default model, loaded once for the slow tests (dense on the CPU)."""
+    from memo_mlx.models import load_base
+
+    return load_base()

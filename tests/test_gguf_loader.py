@@ -1,0 +1,194 @@
+"""GGUF loading: every tensor mapping, every quantization path, and clear refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType as QT
+
+from memo_mlx.gguf_loader import GGUFError, load_gguf
+from tiny import write_tiny_gguf
+
+PROMPT = [3 + i for i in (72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100)]
+
+
+def logits(model: nn.Module, tokens: list[int] = PROMPT) -> mx.array:
+    out = model(mx.array([tokens])).astype(mx.float32)
+    mx.eval(out)
+    return out[0]
+
+
+def assert_logits_close(got: mx.array, want: mx.array, tolerance: float) -> None:
+    """Within `tolerance` of the largest logit, and the same top token wherever the
+    reference's top two are further apart than that error could bridge."""
+    assert mx.all(mx.isfinite(got)).item()
+    bound = tolerance * mx.abs(want).max().item()
+    assert mx.abs(got - want).max().item() <= bound
+    top2 = mx.sort(want, axis=-1)[:, -2:]
+    clear = (top2[:, 1] - top2[:, 0]) > 2 * bound
+    assert clear.any().item()
+    assert mx.all(mx.where(clear, got.argmax(-1) == want.argmax(-1), True)).item()
+
+
+# Native types are decoded by mx.load exactly, so the dense float32 copy computes what the
+# reference does; the rest go through gguf's dequantizer and an 8-bit re-quantization, whose
+# ~0.2%-of-range weight error random tiny networks amplify to the measured logit errors below.
+CONVERTED_TOLERANCE = {QT.Q5_0: 3e-2, QT.Q4_K: 3e-3, QT.Q6_K: 3e-2}
+CASES = [
+    (QT.F32, True, 1e-5),
+    (QT.F16, True, 1e-5),
+    (QT.Q8_0, True, 1e-5),
+    (QT.Q4_0, True, 1e-5),
+    (QT.Q4_1, False, 1e-5),
+    (QT.Q5_0, True, CONVERTED_TOLERANCE[QT.Q5_0]),
+    (QT.Q4_K, True, CONVERTED_TOLERANCE[QT.Q4_K]),
+    (QT.Q6_K, False, CONVERTED_TOLERANCE[QT.Q6_K]),
+]
+
+
+@pytest.mark.parametrize(("qtype", "tie", "tolerance"), CASES, ids=lambda v: str(v))
+def test_dense_model_matches_reference(tmp_path: Path, qtype: QT, tie: bool, tolerance: float):
+    from memo_mlx.models import load_base
+
+    tiny = write_tiny_gguf(tmp_path / f"m-{qtype.name}.gguf", qtype, tie=tie)
+    assert tiny.reference is not None
+    base = load_base(str(tiny.path), compute="dense")
+    assert_logits_close(logits(base.model), logits(tiny.reference), tolerance)
+    assert not any(isinstance(m, nn.QuantizedLinear) for m in base.model.modules())
+    assert ("lm_head" in dict(base.model.named_modules())) == (not tie)
+
+
+@pytest.mark.parametrize("qtype", [QT.Q8_0, QT.Q4_1, QT.Q4_K])
+def test_quantized_model_matches_reference(tmp_path: Path, qtype: QT):
+    """As the file is, for Metal: quantized layers, computed in float16."""
+    tiny = write_tiny_gguf(tmp_path / f"m-{qtype.name}.gguf", qtype)
+    assert tiny.reference is not None
+    model, _, info = load_gguf(tiny.path)
+    tolerance = CONVERTED_TOLERANCE.get(qtype, 5e-3)
+    assert_logits_close(logits(model), logits(tiny.reference), tolerance)
+    assert isinstance(model.layers[0].mlp.down_proj, nn.QuantizedLinear)
+    assert info.architecture == "llama"
+    assert info.converted == (qtype == QT.Q4_K)
+
+
+def test_rope_freqs_are_applied(tmp_path: Path):
+    """Llama 3 files carry per-dimension RoPE factors; factors of 1 change nothing, others do."""
+    dims = 256 // 4 // 2
+    plain = write_tiny_gguf(tmp_path / "plain.gguf", QT.F32)
+    ones = write_tiny_gguf(tmp_path / "ones.gguf", QT.F32, rope_freqs=np.ones(dims))
+    scaled = write_tiny_gguf(tmp_path / "x8.gguf", QT.F32, rope_freqs=np.full(dims, 8.0))
+    base = logits(load_gguf(plain.path)[0])
+    assert mx.allclose(logits(load_gguf(ones.path)[0]), base, atol=1e-4).item()
+    assert not mx.allclose(logits(load_gguf(scaled.path)[0]), base, atol=1e-2).item()
+
+
+def test_tokenizer_round_trip_and_specials(tiny_q8):
+    _, tokenizer, _ = load_gguf(tiny_q8.path)
+    text = "the cat in the hat, 42 times: café ✓"
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    assert tokenizer.decode(ids) == text
+    # Merges apply: "Ġthe" is one token.
+    assert tiny_q8.vocab.index("Ġthe") in ids
+    # Special tokens of the chat template are single tokens, never split into bytes.
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False
+    )
+    assert prompt == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    ids = tokenizer.encode(prompt, add_special_tokens=False)
+    assert ids.count(tiny_q8.vocab.index("<|im_start|>")) == 2
+    assert tokenizer.eos_token_ids == {2}
+
+
+def test_sentencepiece_tokenizer(tmp_path: Path):
+    """The "llama" (SentencePiece) tokenizer model: merges from scores, byte fallback."""
+    import gguf
+
+    from memo_mlx.gguf_loader import build_tokenizer, _Metadata
+
+    pieces = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
+    words = ["▁", "h", "e", "l", "o", "w", "r", "d", "he", "ll", "▁he", "llo", "▁hello", "▁w"]
+    pieces += words
+    scores = [0.0] * 259 + [-float(i) for i in range(len(words))]
+    types = [2, 3, 3] + [6] * 256 + [1] * len(words)
+    path = tmp_path / "spm.gguf"
+    w = gguf.GGUFWriter(str(path), arch="llama")
+    w.add_tokenizer_model("llama")
+    w.add_token_list(pieces)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    tok = build_tokenizer(_Metadata(gguf.GGUFReader(path), path))
+    ids = tok.encode("hello world")
+    assert ids[0] == 1  # BOS is added for SentencePiece models
+    assert pieces.index("▁hello") in ids
+    assert tok.decode(ids, skip_special_tokens=True) == "hello world"
+    # Characters outside the vocabulary fall back to bytes, and come back intact.
+    ids = tok.encode("é", add_special_tokens=False)
+    assert [pieces[i] for i in ids] == ["▁", "<0xC3>", "<0xA9>"]
+    assert tok.decode(ids) == "é"
+
+
+def test_unsupported_quantization_is_refused_by_name(tmp_path: Path):
+    tiny = write_tiny_gguf(tmp_path / "q8_1.gguf", QT.Q8_1)
+    with pytest.raises(GGUFError, match=r"q8_1\.gguf: tensor .* type Q8_1.*cannot be decoded"):
+        load_gguf(tiny.path)
+
+
+def test_unsupported_architecture(tmp_path: Path):
+    tiny = write_tiny_gguf(tmp_path / "bert.gguf", QT.F32, arch="bert")
+    with pytest.raises(GGUFError, match=r"bert\.gguf: architecture 'bert' is not supported"):
+        load_gguf(tiny.path)
+
+
+def test_unsupported_tokenizer(tmp_path: Path):
+    tiny = write_tiny_gguf(tmp_path / "wp.gguf", QT.F32, tokenizer_model="bert")
+    with pytest.raises(GGUFError, match=r"wp\.gguf: tokenizer model 'bert' is not supported"):
+        load_gguf(tiny.path)
+
+
+@pytest.mark.parametrize("keep", [0.66, -64, -1], ids=["two-thirds", "last-tensor", "one-byte"])
+def test_truncated_file(tmp_path: Path, tiny_q8, keep: float):
+    cut = tmp_path / "cut.gguf"
+    data = tiny_q8.path.read_bytes()
+    cut.write_bytes(data[: int(len(data) * keep) if keep > 0 else int(keep)])
+    with pytest.raises(GGUFError, match=r"cut\.gguf: GGUF file is damaged or truncated"):
+        load_gguf(cut)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a gguf file at all"])
+def test_not_a_gguf_file(tmp_path: Path, content: bytes):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(content)
+    with pytest.raises(GGUFError, match=r"bad\.gguf: not a readable GGUF file"):
+        load_gguf(bad)
+
+
+@pytest.mark.slow
+def test_default_model_logits_are_sensible(default_model):
+    tok = default_model.tokenizer
+    out = logits(default_model.model, tok.encode("The capital of France is"))
+    assert mx.all(mx.isfinite(out)).item()
+    assert tok.decode([out[-1].argmax().item()]).strip() == "Paris"
+
+
+@pytest.mark.slow
+def test_default_model_quantized_and_dense_agree(default_model):
+    """The CPU's dense compute copy computes what the file's quantized weights say."""
+    from memo_mlx.models import load_base
+
+    quantized = load_base(compute="quantized")
+    assert default_model.compute == "dense float32" and quantized.compute == "quantized"
+    tokens = default_model.tokenizer.encode("The quick brown fox jumps over the lazy")
+    assert_logits_close(
+        logits(quantized.model, tokens), logits(default_model.model, tokens), 2e-2
+    )

@@ -1,0 +1,183 @@
+"""Tiny llama models written as real GGUF files, for fast tests of the whole stack.
+
+The GGUF names here are written out independently of `memo_mlx.gguf_loader`'s table, so a
+wrong mapping there shows up as a logits mismatch against the reference model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gguf
+import mlx.core as mx
+import numpy as np
+from gguf import GGMLQuantizationType as QT
+from mlx_lm.models import llama
+
+HIDDEN, INTERMEDIATE, LAYERS, HEADS, KV_HEADS = 256, 512, 2, 4, 2
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+MERGES = ["Ġ t", "h e", "Ġt he", "i n", "a n", "e r", "Ġ a", "o n", "r e", "Ġ i"]
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Reference mapping, MLX name -> GGUF name, for one block and the top level.
+BLOCK = {
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+    "input_layernorm": "attn_norm",
+    "post_attention_layernorm": "ffn_norm",
+}
+TOP = {"model.embed_tokens": "token_embd", "model.norm": "output_norm", "lm_head": "output"}
+
+
+# gguf can decode but not encode these; random bytes with sane scales stand in for real data.
+RANDOM_BYTE_TYPES = (QT.Q4_K, QT.Q5_K, QT.Q6_K, QT.Q8_1)
+UNDECODABLE = (QT.Q8_1,)  # nothing decodes it: the loader must refuse it by name
+
+
+def byte_level_vocab() -> list[str]:
+    """GPT-2's byte-to-unicode alphabet, then merged pieces, then special tokens."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    pieces = [chars[b] for b in range(256)]
+    pieces += ["".join(m.split(" ")) for m in MERGES]
+    return SPECIALS + pieces
+
+
+@dataclass
+class TinyModel:
+    path: Path
+    reference: llama.Model | None  # None for UNDECODABLE types; else dense float32, weights as the file's decoder gives them back
+    vocab: list[str]
+
+
+def _args(vocab_size: int, tie: bool) -> llama.ModelArgs:
+    return llama.ModelArgs(
+        model_type="llama", hidden_size=HIDDEN, num_hidden_layers=LAYERS,
+        intermediate_size=INTERMEDIATE, num_attention_heads=HEADS, num_key_value_heads=KV_HEADS,
+        rms_norm_eps=1e-5, vocab_size=vocab_size, rope_theta=10000.0, rope_traditional=True,
+        tie_word_embeddings=tie, max_position_embeddings=512,
+    )
+
+
+def _random_k_blocks(rows: int, cols: int, qtype: QT, rng: np.random.Generator) -> np.ndarray:
+    """Valid K-quant bytes: random quants and scales, small finite fp16 super-block scales.
+    (gguf can decode K-quants but not encode them.)"""
+    block, size = gguf.GGML_QUANT_SIZES[qtype]
+    raw = rng.integers(0, 256, size=(rows, cols // block, size), dtype=np.uint8)
+    d = rng.uniform(0.001, 0.004, size=(rows, cols // block, 2)).astype(np.float16)
+    if qtype == QT.Q6_K:  # d is the last two bytes
+        raw[..., -2:] = d[..., :1].view(np.uint8)
+    else:  # d and dmin are the first four bytes
+        raw[..., :4] = d.view(np.uint8)
+    return raw.reshape(rows, -1)
+
+
+def write_tiny_gguf(
+    path: Path,
+    qtype: QT = QT.Q8_0,
+    *,
+    arch: str = "llama",
+    tie: bool = True,
+    rope_freqs: np.ndarray | None = None,
+    tokenizer_model: str = "gpt2",
+    seed: int = 0,
+) -> TinyModel:
+    """A 2-layer llama with matrices stored as `qtype` (norms in F32), a byte-level BPE
+    tokenizer and a ChatML template, and the dense reference model it decodes to."""
+    rng = np.random.default_rng(seed)
+    vocab = byte_level_vocab()
+    shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (len(vocab), HIDDEN)}
+    head = HIDDEN // HEADS
+    for i in range(LAYERS):
+        p = f"model.layers.{i}."
+        shapes |= {
+            p + "self_attn.q_proj.weight": (HEADS * head, HIDDEN),
+            p + "self_attn.k_proj.weight": (KV_HEADS * head, HIDDEN),
+            p + "self_attn.v_proj.weight": (KV_HEADS * head, HIDDEN),
+            p + "self_attn.o_proj.weight": (HIDDEN, HEADS * head),
+            p + "mlp.gate_proj.weight": (INTERMEDIATE, HIDDEN),
+            p + "mlp.up_proj.weight": (INTERMEDIATE, HIDDEN),
+            p + "mlp.down_proj.weight": (HIDDEN, INTERMEDIATE),
+            p + "input_layernorm.weight": (HIDDEN,),
+            p + "post_attention_layernorm.weight": (HIDDEN,),
+        }
+    shapes["model.norm.weight"] = (HIDDEN,)
+    if not tie:
+        shapes["lm_head.weight"] = (len(vocab), HIDDEN)
+
+    writer = gguf.GGUFWriter(str(path), arch=arch)
+    writer.add_name("tiny-test-model")
+    writer.add_context_length(512)
+    writer.add_embedding_length(HIDDEN)
+    writer.add_block_count(LAYERS)
+    writer.add_feed_forward_length(INTERMEDIATE)
+    writer.add_head_count(HEADS)
+    writer.add_head_count_kv(KV_HEADS)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_rope_freq_base(10000.0)
+    writer.add_tokenizer_model(tokenizer_model)
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(vocab)
+    writer.add_token_types([3] * len(SPECIALS) + [1] * (len(vocab) - len(SPECIALS)))
+    writer.add_token_merges(MERGES)
+    writer.add_bos_token_id(0)
+    writer.add_eos_token_id(2)
+    writer.add_chat_template(CHATML)
+
+    reference: dict[str, mx.array] = {}
+    for name, shape in shapes.items():
+        module, _ = name.rsplit(".", 1)
+        parts = module.split(".")
+        if parts[0] == "model" and parts[1] == "layers":
+            gname = f"blk.{parts[2]}.{BLOCK['.'.join(parts[3:])]}.weight"
+        else:
+            gname = f"{TOP[module]}.weight"
+        if len(shape) == 1:
+            values = (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
+            writer.add_tensor(gname, values)
+            reference[name] = mx.array(values)
+            continue
+        if qtype in RANDOM_BYTE_TYPES:
+            data = _random_k_blocks(*shape, qtype, rng)
+        else:
+            values = (0.05 * rng.standard_normal(shape)).astype(np.float32)
+            data = values.astype(np.float16) if qtype == QT.F16 else values
+            if qtype not in (QT.F32, QT.F16):
+                data = gguf.quants.quantize(values, qtype)
+        if qtype in (QT.F32, QT.F16):
+            writer.add_tensor(gname, data)
+        else:
+            writer.add_tensor(gname, data, raw_dtype=qtype)
+        if qtype in UNDECODABLE:
+            continue
+        decoded = gguf.quants.dequantize(data, qtype) if qtype not in (QT.F32, QT.F16) else data
+        reference[name] = mx.array(np.asarray(decoded, dtype=np.float32))
+    if rope_freqs is not None:
+        writer.add_tensor("rope_freqs.weight", rope_freqs.astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    if qtype in UNDECODABLE:
+        return TinyModel(path=path, reference=None, vocab=vocab)
+    model = llama.Model(_args(len(vocab), tie))
+    model.load_weights(list(reference.items()), strict=True)
+    mx.eval(model.parameters())
+    return TinyModel(path=path, reference=model, vocab=vocab)
