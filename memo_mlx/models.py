@@ -149,12 +149,14 @@ def _load_mlx(source: ModelSource) -> tuple[nn.Module, TokenizerWrapper]:
     except MemoError:
         raise
     except Exception as e:
+        reason = " ".join(str(e).split())  # one line: the CLI prints errors on one line
         if source.kind == "hub":
             raise ModelError(
-                f"{source.location}: could not get the model from the Hugging Face hub ({e}); "
+                f"{source.location}: could not get the model from the Hugging Face hub "
+                f"({reason}); "
                 "check the network, or set MEMO_MODEL to a local .gguf file or MLX model folder"
             ) from e
-        raise ModelError(f"{source.location}: could not load the MLX model ({e})") from e
+        raise ModelError(f"{source.location}: could not load the MLX model ({reason})") from e
     return model, tokenizer
 
 

@@ -1,0 +1,35 @@
+"""The launcher preloads OpenBLAS on Linux where it exists, once, unless told not to."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from memo_mlx import blas
+
+LIB = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"
+
+
+def test_preload_is_added_once(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(blas, "openblas_path", lambda: LIB)
+    env = blas.environment_with_fast_blas({"LD_PRELOAD": "/other.so"})
+    assert env is not None and env["LD_PRELOAD"] == f"{LIB}:/other.so"
+    assert blas.environment_with_fast_blas(env) is None  # already there: no re-exec loop
+    assert blas.environment_with_fast_blas({"MEMO_BLAS": "bundled"}) is None
+
+
+def test_nothing_to_do_without_openblas(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(blas, "openblas_path", lambda: None)
+    assert blas.environment_with_fast_blas({}) is None
+
+
+@pytest.mark.skipif(blas.openblas_path() is None, reason="no system OpenBLAS here")
+def test_launcher_runs_the_command_with_openblas_loaded():
+    code = "import os; print(os.environ.get('LD_PRELOAD', ''))"
+    done = subprocess.run(
+        [sys.executable, "-m", "memo_mlx.blas", sys.executable, "-c", code],
+        capture_output=True, text=True, check=True,
+    )
+    assert blas.openblas_path() in done.stdout

@@ -1,0 +1,83 @@
+"""The `memo` CLI per ../shared/INTERFACE.md: exit codes, JSON keys, streaming."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from memo_mlx.cli import EXIT_FAILED, EXIT_USAGE, NOT_YET, main
+
+
+def test_status_json_keys(capsys, tiny_model_env):
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert set(status) >= {"model", "memories"}
+    assert set(status["model"]) >= {"name", "backend"}
+    assert status["model"]["name"] == "tiny-q8_0"  # status names the file without loading it
+    assert status["model"]["location"] == str(tiny_model_env.path)
+    assert status["model"]["backend"] == "cpu"
+    assert status["memories"] == []
+
+
+def test_status_human(capsys):
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "SmolLM2-135M-Instruct (Q4_1, bundled)" in out
+    assert "Backend:  cpu (dense float32" in out
+
+
+def test_ask_json_with_tiny_model(capsys, tiny_model_env):
+    assert main(["ask", "the hat", "--no-memory", "--json", "--max-tokens", "5"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out)  # one JSON object and nothing else on stdout
+    assert set(result) >= {"answer", "mode", "memories", "trace", "sources"}
+    assert result["memories"] == [] and result["trace"] == []
+    assert 1 <= result["tokens"]["generated"] <= 5
+
+
+def test_ask_streams_text(capsys, tiny_model_env):
+    assert main(["ask", "the hat", "--no-memory", "--max-tokens", "4"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.endswith("\n") and captured.out.strip()
+    assert captured.err == ""  # no progress chatter when stderr is not a terminal
+
+
+@pytest.mark.parametrize("command", sorted(NOT_YET))
+def test_later_commands_say_not_yet_available(capsys, command):
+    assert main([command]) == EXIT_USAGE
+    assert "not yet available" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["ask"])
+    assert e.value.code == EXIT_USAGE
+    with pytest.raises(SystemExit) as e:
+        main(["ask", "q", "--mode", "psychic"])
+    assert e.value.code == EXIT_USAGE
+    assert main(["ask", "q", "--max-tokens", "0"]) == EXIT_USAGE
+
+
+def test_failure_is_one_line_on_stderr(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MEMO_MODEL", str(tmp_path / "gone.gguf"))
+    assert main(["ask", "q", "--no-memory"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gone.gguf: no such model file or folder" in err
+
+
+@pytest.mark.slow
+def test_real_model_answers_a_factual_question():
+    """End to end, as a user runs it: a new process, the launcher, the bundled model."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("MEMO_MODEL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "memo_mlx.cli", "ask", "What is the capital of France?",
+         "--no-memory"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Paris" in done.stdout
