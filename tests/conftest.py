@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 from gguf import GGMLQuantizationType as QT
 
 from tiny import TinyModel, write_tiny_gguf
+
+# Qt widgets run without a display in tests.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)

