@@ -2,7 +2,8 @@
 
 The runtime already owns the one engine thread (MLX streams are thread-local), so no QThread
 is needed: signals emitted on the engine thread are delivered on the GUI thread because the
-bridge lives there. Nothing here touches a widget.
+bridge lives there. (A plain function connected to these signals runs on the engine thread;
+connect methods of QObjects.) Nothing here touches a widget.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ class EngineBridge(QObject):
     def __init__(self, spec: str | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self._spec = spec
-        self._runtime: ModelRuntime | None = None
+        self.runtime: ModelRuntime | None = None
         self._cancel: threading.Event | None = None
 
     def start(self) -> None:
         """Start loading the model; call it once every signal is connected."""
-        self._runtime = ModelRuntime(self._spec)
-        self._runtime.loaded.add_done_callback(self._on_loaded)
+        self.runtime = ModelRuntime(self._spec)
+        self.runtime.loaded.add_done_callback(self._on_loaded)
 
     def _on_loaded(self, fut: Future) -> None:
         if fut.cancelled():
@@ -47,14 +48,15 @@ class EngineBridge(QObject):
         return self._cancel is not None
 
     def ask(self, messages: list[Message]) -> None:
-        assert self._runtime is not None, "start() first"
+        assert self.runtime is not None, "start() first"
         self._cancel = threading.Event()
-        future = self._runtime.generate(messages, on_text=self.text.emit, cancel=self._cancel)
+        future = self.runtime.generate(messages, on_text=self.text.emit, cancel=self._cancel)
         future.add_done_callback(self._on_done)
 
     def stop(self) -> None:
-        if self._cancel is not None:
-            self._cancel.set()
+        cancel = self._cancel  # read once: the engine thread clears it when the answer ends
+        if cancel is not None:
+            cancel.set()
 
     def _on_done(self, fut: Future[Reply]) -> None:
         self._cancel = None
@@ -67,5 +69,5 @@ class EngineBridge(QObject):
 
     def close(self) -> None:
         self.stop()
-        if self._runtime is not None:
-            self._runtime.close()
+        if self.runtime is not None:
+            self.runtime.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -24,14 +26,12 @@ def test_question_streams_an_answer(qtbot, window):
     chat = window.chat
     assert "tiny-test-model" in window.model_label.text()
     assert chat.input.isEnabled()
-    pieces: list[str] = []
-    window.engine.text.connect(pieces.append)
     qtbot.keyClicks(chat.input, "the hat")
     with qtbot.waitSignal(window.engine.finished, timeout=60_000) as done:
         qtbot.keyClick(chat.input, Qt.Key.Key_Return)
         assert chat.send.text() == "Stop"
     reply = done.args[0]
-    assert len(pieces) > 1 and "".join(pieces) == reply.text
+    assert reply.generation_tokens > 1
     transcript = chat.transcript.toPlainText()
     assert "the hat" in transcript and reply.text.strip() in transcript
     assert chat.send.text() == "Send"
@@ -40,12 +40,16 @@ def test_question_streams_an_answer(qtbot, window):
 
 def test_stop_cancels_the_answer(qtbot, window):
     chat = window.chat
+    gate = threading.Event()
+    window.engine.runtime.submit(lambda _base: gate.wait(30))  # hold the engine thread
     qtbot.keyClicks(chat.input, "the hat")
-    # Stop as soon as the first piece arrives.
-    window.engine.text.connect(lambda _t: chat.send.click() if window.engine.busy else None)
     with qtbot.waitSignal(window.engine.finished, timeout=60_000) as done:
-        chat.send.click()
-    assert done.args[0].finish_reason == "cancelled"
+        chat.send.click()  # queued behind the gate
+        assert chat.send.text() == "Stop"
+        chat.send.click()  # Stop, before the first token
+        gate.set()
+    reply = done.args[0]
+    assert reply.finish_reason == "cancelled" and reply.generation_tokens == 1
     assert "(stopped)" in chat.transcript.toPlainText()
 
 
