@@ -25,13 +25,12 @@ class ChatPane(QWidget):
         self.messages: list[Message] = []
         self._answer: list[str] = []
 
-        self.transcript = QTextBrowser(objectName="transcript")
+        self.transcript = QTextBrowser()
         self.transcript.setOpenExternalLinks(False)
-        self.input = QLineEdit(objectName="question", placeholderText="Ask anything…")
-        self.input.setEnabled(False)
-        self.send = QPushButton("Send", objectName="send")
+        self.input = QLineEdit(placeholderText="Ask anything…")
+        self.input.setEnabled(False)  # until the model has loaded
+        self.send = QPushButton("Send")
         self.send.setEnabled(False)
-        self.send.setDefault(True)
 
         row = QHBoxLayout()
         row.addWidget(self.input, 1)

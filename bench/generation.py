@@ -61,7 +61,8 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=256)
     parser.add_argument("--gen-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "generation.json")
+    default_out = Path(__file__).parent / "out" / "generation.json"
+    parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args()
 
     rows = {}
@@ -79,7 +80,7 @@ def main() -> None:
         "model": args.model or "bundled SmolLM2-135M-Instruct Q4_1",
         "backend": "cpu" if mx.default_device() == mx.cpu else "gpu",
         "blas": active_blas(),
-        "machine": f"{platform.system()} {platform.machine()}, {platform.processor() or ''}".strip(", "),
+        "machine": f"{platform.system()} {platform.machine()}",
         "mlx": mx.__version__,
         "rows": rows,
         "ratio_vs_peer": {
@@ -89,7 +90,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(f"{result['model']} on {result['machine']}, backend {result['backend']}, {result['blas']}")
+    print(f"{result['model']} on {result['machine']}, {result['backend']}, {result['blas']}")
     print("| path | compute | prefill tok/s | generation tok/s | load s | peak GB |")
     print("|---|---|---|---|---|---|")
     for label, r in rows.items():

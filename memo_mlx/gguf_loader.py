@@ -201,7 +201,7 @@ def _model_args(meta: _Metadata, weights: dict[str, mx.array]) -> llama.ModelArg
     embed = weights.get("model.embed_tokens.weight")
     if embed is None:
         raise GGUFError(f"{meta.path}: the token embedding (token_embd.weight) is missing")
-    rope_scaling = None
+    rope_scaling: dict[str, float | str] | None = None
     if meta.get(f"{a}.rope.scaling.type") == "linear":
         rope_scaling = {"type": "linear", "factor": float(meta.get(f"{a}.rope.scaling.factor", 1))}
     return llama.ModelArgs(
@@ -251,20 +251,32 @@ def _use_rope_freqs(model: nn.Module, args: llama.ModelArgs, factors: mx.array) 
 
 
 def build_tokenizer(meta: _Metadata) -> TokenizerWrapper:
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
-    from tokenizers import pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
     from transformers import PreTrainedTokenizerFast
 
     kind = meta.require("tokenizer.ggml.model")
     tokens: list[str] = list(meta.require("tokenizer.ggml.tokens"))
     token_types = list(meta.get("tokenizer.ggml.token_type") or [1] * len(tokens))
+    if len(token_types) != len(tokens):
+        raise GGUFError(f"{meta.path}: {len(tokens)} tokens but {len(token_types)} token types")
     vocab = {t: i for i, t in enumerate(tokens)}
 
     if kind == "gpt2":
         merges = [tuple(m.split(" ", 1)) for m in meta.require("tokenizer.ggml.merges")]
         tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
         pre = meta.get("tokenizer.ggml.pre", "default")
-        byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=pre not in _SPLIT_PATTERNS)
+        byte_level = pre_tokenizers.ByteLevel(
+            add_prefix_space=False, use_regex=pre not in _SPLIT_PATTERNS
+        )
         if pre in _SPLIT_PATTERNS:
             split = pre_tokenizers.Split(Regex(_SPLIT_PATTERNS[pre]), behavior="isolated")
             tok.pre_tokenizer = pre_tokenizers.Sequence([split, byte_level])
@@ -278,6 +290,8 @@ def build_tokenizer(meta: _Metadata) -> TokenizerWrapper:
         add_bos_default = False
     elif kind == "llama":
         scores = list(meta.require("tokenizer.ggml.scores"))
+        if len(scores) != len(tokens):
+            raise GGUFError(f"{meta.path}: {len(tokens)} tokens but {len(scores)} token scores")
         tok = Tokenizer(
             models.BPE(
                 vocab=vocab, merges=_spm_merges(tokens, scores), unk_token=tokens[0],
@@ -301,7 +315,7 @@ def build_tokenizer(meta: _Metadata) -> TokenizerWrapper:
     tok.add_special_tokens(
         [
             AddedToken(t, special=(ty == _TOKEN_CONTROL), normalized=False)
-            for t, ty in zip(tokens, token_types)
+            for t, ty in zip(tokens, token_types, strict=True)
             if ty in (_TOKEN_CONTROL, _TOKEN_USER_DEFINED)
         ]
     )
@@ -334,7 +348,7 @@ def _spm_merges(tokens: list[str], scores: list[float]) -> list[tuple[str, str]]
     pieces of the vocabulary, ranked by the merged piece's score (higher merges first)."""
     vocab = {t: i for i, t in enumerate(tokens)}
     ranked: list[tuple[float, int, int, str, str]] = []
-    for piece, score in zip(tokens, scores):
+    for piece, score in zip(tokens, scores, strict=True):
         for cut in range(1, len(piece)):
             left, right = piece[:cut], piece[cut:]
             if left in vocab and right in vocab:

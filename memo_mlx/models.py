@@ -20,8 +20,8 @@ from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
-from mlx_lm.tokenizer_utils import TokenizerWrapper
 from mlx.utils import tree_unflatten
+from mlx_lm.tokenizer_utils import TokenizerWrapper
 
 from .errors import MemoError
 
@@ -113,7 +113,8 @@ def resolve_source(spec: str | None = None) -> ModelSource:
 def load_base(spec: str | None = None, *, compute: str = "auto") -> BaseModel:
     """Load the base model named by `spec` (see `resolve_source`) for the active backend.
 
-    `compute` is as in `compute_for`. Call it on the thread that will use the model: MLX streams are thread-local.
+    `compute` is as in `compute_for`. Call it on the thread that will use the model: MLX
+    streams are thread-local.
     """
     source = resolve_source(spec)
     start = time.perf_counter()

@@ -107,7 +107,7 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     """The "llama" (SentencePiece) tokenizer model: merges from scores, byte fallback."""
     import gguf
 
-    from memo_mlx.gguf_loader import build_tokenizer, _Metadata
+    from memo_mlx.gguf_loader import _Metadata, build_tokenizer
 
     pieces = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
     words = ["▁", "h", "e", "l", "o", "w", "r", "d", "he", "ll", "▁he", "llo", "▁hello", "▁w"]

@@ -62,7 +62,8 @@ def byte_level_vocab() -> list[str]:
 @dataclass
 class TinyModel:
     path: Path
-    reference: llama.Model | None  # None for UNDECODABLE types; else dense float32, weights as the file's decoder gives them back
+    # Dense float32, weights as the file's decoder gives them back; None for UNDECODABLE.
+    reference: llama.Model | None
     vocab: list[str]
 
 
