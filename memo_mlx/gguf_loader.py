@@ -81,7 +81,7 @@ class GGUFInfo:
 def load_gguf(path: Path) -> tuple[nn.Module, TokenizerWrapper, GGUFInfo]:
     """The model (quantized as in the file), its tokenizer, and a summary of the file."""
     reader = _open(path)
-    meta = _Metadata(reader, path)
+    meta = GGUFMetadata(reader, path)
     arch = meta.get("general.architecture")
     if arch not in SUPPORTED_ARCHITECTURES:
         raise GGUFError(
@@ -134,7 +134,7 @@ def _open(path: Path) -> gguf.GGUFReader:
     return reader
 
 
-class _Metadata:
+class GGUFMetadata:
     def __init__(self, reader: gguf.GGUFReader, path: Path):
         self._reader = reader
         self.path = path
@@ -194,7 +194,7 @@ def _bits(weights: dict[str, mx.array], module: str) -> int:
     return int(weights[f"{module}.weight"].shape[-1] // weights[f"{module}.scales"].shape[-1])
 
 
-def _model_args(meta: _Metadata, weights: dict[str, mx.array]) -> llama.ModelArgs:
+def _model_args(meta: GGUFMetadata, weights: dict[str, mx.array]) -> llama.ModelArgs:
     a = meta.get("general.architecture")
     hidden = int(meta.require(f"{a}.embedding_length"))
     heads = int(meta.require(f"{a}.attention.head_count"))
@@ -250,7 +250,7 @@ def _use_rope_freqs(model: nn.Module, args: llama.ModelArgs, factors: mx.array) 
 # --- tokenizer ------------------------------------------------------------------------------
 
 
-def build_tokenizer(meta: _Metadata) -> TokenizerWrapper:
+def build_tokenizer(meta: GGUFMetadata) -> TokenizerWrapper:
     from tokenizers import (
         AddedToken,
         Regex,

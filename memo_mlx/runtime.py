@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .models import BaseModel, load_base
 from .settings import GenerationSettings, generation_settings
 
 T = TypeVar("T")
@@ -82,16 +83,14 @@ class ModelRuntime:
         compute: str = "auto",
         settings: GenerationSettings | None = None,
     ):
-        from .models import load_base
-
         self.settings = settings or generation_settings()
         self._closed = False
         self._pending: set[Future[Any]] = set()
-        self._base: Any = None
-        self.loaded: Future[Any] = self._put(lambda: self._load(spec, compute, load_base))
+        self._base: BaseModel | None = None
+        self.loaded: Future[BaseModel] = self._put(lambda: self._load(spec, compute))
 
-    def _load(self, spec: str | None, compute: str, load: Callable[..., Any]) -> Any:
-        self._base = load(spec, compute=compute)
+    def _load(self, spec: str | None, compute: str) -> BaseModel:
+        self._base = load_base(spec, compute=compute)
         return self._base
 
     def _put(self, fn: Callable[[], T]) -> Future[T]:
@@ -102,8 +101,8 @@ class ModelRuntime:
         fut.add_done_callback(self._pending.discard)
         return fut
 
-    def submit(self, fn: Callable[[Any], T]) -> Future[T]:
-        """Run `fn(base_model)` on the worker thread after the model has loaded."""
+    def submit(self, fn: Callable[[BaseModel], T]) -> Future[T]:
+        """Run `fn(base_model)` on the engine thread after the model has loaded."""
 
         def job() -> T:
             if self._base is None:  # loading failed: every job reports why
@@ -157,7 +156,7 @@ class ModelRuntime:
 
 
 def _generate(
-    base: Any,
+    base: BaseModel,
     messages: list[Message],
     settings: GenerationSettings,
     on_text: Callable[[str], None] | None,

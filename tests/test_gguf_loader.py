@@ -107,7 +107,7 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     """The "llama" (SentencePiece) tokenizer model: merges from scores, byte fallback."""
     import gguf
 
-    from memo_mlx.gguf_loader import _Metadata, build_tokenizer
+    from memo_mlx.gguf_loader import GGUFMetadata, build_tokenizer
 
     pieces = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
     words = ["▁", "h", "e", "l", "o", "w", "r", "d", "he", "ll", "▁he", "llo", "▁hello", "▁w"]
@@ -127,7 +127,7 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-    tok = build_tokenizer(_Metadata(gguf.GGUFReader(path), path))
+    tok = build_tokenizer(GGUFMetadata(gguf.GGUFReader(path), path))
     ids = tok.encode("hello world")
     assert ids[0] == 1  # BOS is added for SentencePiece models
     assert pieces.index("▁hello") in ids
