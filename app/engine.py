@@ -27,7 +27,11 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self._spec = spec
         self.runtime: ModelRuntime | None = None
-        self._cancel: threading.Event | None = None
+        self._cancel: threading.Event | None = None  # set while an answer is under way
+        # Queued to the GUI thread, and connected first: busy ends there, before any view
+        # sees the answer finish.
+        self.finished.connect(self._idle)
+        self.failed.connect(self._idle)
 
     def start(self) -> None:
         """Start loading the model; call it once every signal is connected."""
@@ -54,12 +58,13 @@ class EngineBridge(QObject):
         future.add_done_callback(self._on_done)
 
     def stop(self) -> None:
-        cancel = self._cancel  # read once: the engine thread clears it when the answer ends
-        if cancel is not None:
-            cancel.set()
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _idle(self, *_args: object) -> None:
+        self._cancel = None
 
     def _on_done(self, fut: Future[Reply]) -> None:
-        self._cancel = None
         if fut.cancelled():
             return
         if (error := fut.exception()) is not None:

@@ -69,12 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except UsageError as e:
-        print(f"memo: {e}", file=sys.stderr)
-        return EXIT_USAGE
     except MemoError as e:
         print(f"memo: {e}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILED
     except KeyboardInterrupt:
         print("memo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

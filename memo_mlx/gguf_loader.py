@@ -74,7 +74,6 @@ class GGUFInfo:
 
     name: str
     architecture: str
-    tensor_types: dict[str, int]  # type name -> number of tensors
     converted: bool  # True when tensors went through gguf's dequantizer
 
 
@@ -111,11 +110,8 @@ def load_gguf(path: Path) -> tuple[nn.Module, TokenizerWrapper, GGUFInfo]:
         _use_rope_freqs(model, args, rope_freqs)
     mx.eval(model.parameters())
 
-    counts: dict[str, int] = {}
-    for t in reader.tensors:
-        counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
     name = meta.get("general.name") or path.stem
-    info = GGUFInfo(name=str(name), architecture=arch, tensor_types=counts, converted=converted)
+    info = GGUFInfo(name=str(name), architecture=arch, converted=converted)
     return model, build_tokenizer(meta), info
 
 

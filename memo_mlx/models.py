@@ -147,8 +147,6 @@ def _load_mlx(source: ModelSource) -> tuple[nn.Module, TokenizerWrapper]:
 
     try:
         model, tokenizer = load(source.location)[:2]
-    except MemoError:
-        raise
     except Exception as e:
         reason = " ".join(str(e).split())  # one line: the CLI prints errors on one line
         if source.kind == "hub":

@@ -15,6 +15,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import mlx.core as mx
+
 from .models import BaseModel, load_base
 from .settings import GenerationSettings, generation_settings
 
@@ -144,8 +146,6 @@ class ModelRuntime:
 
     def _release(self) -> None:
         self._base = None
-        import mlx.core as mx
-
         mx.clear_cache()
 
     def __enter__(self) -> ModelRuntime:
