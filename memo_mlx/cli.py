@@ -11,20 +11,21 @@ import json
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .catalog import Catalog, Memory, memory_state
+from .chunking import Chunker
 from .errors import MemoError
+from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
+from .settings import load_defaults
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 # Commands whose engine parts land in later issues answer with EXIT_USAGE until then.
 NOT_YET = {
-    "add": "register folders in a memory",
-    "remove": "stop learning from a folder",
-    "scan": "bring the catalog up to date",
     "teach": "teach a memory",
-    "watch": "watch folders and re-teach",
     "bench": "the knowledge benchmark",
 }
 
@@ -53,6 +54,31 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="model, memories, their folders, counts and state")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status)
+
+    add = sub.add_parser("add", help="register folders or files in a memory, then read them")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    add.add_argument("--memory", metavar="NAME",
+                     help="the memory (created if new; default: the first folder's name)")
+    add.add_argument("--no-scan", action="store_true", help="register only; read at next scan")
+    add.add_argument("--json", action="store_true", help="print the scan as JSON")
+    add.set_defaults(handler=cmd_add)
+
+    remove = sub.add_parser("remove", help="stop learning from a folder or file")
+    remove.add_argument("path", metavar="PATH")
+    remove.add_argument("--memory", metavar="NAME")
+    remove.add_argument("--json", action="store_true")
+    remove.set_defaults(handler=cmd_remove)
+
+    scan = sub.add_parser("scan", help="bring the catalog up to date with the folders")
+    scan.add_argument("--memory", metavar="NAME", help="default: every memory")
+    scan.add_argument("--json", action="store_true",
+                      help="one JSON object per memory scanned, one per line")
+    scan.set_defaults(handler=cmd_scan)
+
+    watch = sub.add_parser("watch", help="watch the folders and take in changes until ^C")
+    watch.add_argument("--memory", metavar="NAME", help="default: every memory")
+    watch.add_argument("--json", action="store_true", help="a JSON line per scan")
+    watch.set_defaults(handler=cmd_watch)
 
     for name, summary in NOT_YET.items():
         p = sub.add_parser(name, help=f"{summary} (not yet available)")
@@ -84,10 +110,10 @@ def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
-def _progress(message: str) -> None:
+def _progress(message: str, end: str = "\n") -> None:
     """Progress goes to a terminal only; pipes and --json stay clean."""
     if sys.stderr.isatty():
-        print(message, file=sys.stderr, flush=True)
+        print(message, file=sys.stderr, end=end, flush=True)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -153,16 +179,173 @@ def cmd_status(args: argparse.Namespace) -> int:
         "blas": active_blas() if device == "cpu" else None,
     }
     home = str(memo_home())
+    with _catalog() as catalog:
+        memories = [memory_status(catalog, m) for m in catalog.memories()]
     if args.json:
-        print(json.dumps({"model": model, "memories": [], "home": home}, ensure_ascii=False))
+        print(json.dumps({"model": model, "memories": memories, "home": home},
+                         ensure_ascii=False))
         return 0
     print(f"Model:    {source.name}")
     print(f"          {source.location}")
     blas = f", {model['blas']}" if model["blas"] else ""
     print(f"Backend:  {device} ({model['compute']}{blas})")
     print(f"Data:     {home}")
-    print("Memories: none")
+    print("Memories:" + ("" if memories else " none yet (add a folder: memo add PATH)"))
+    for m in memories:
+        failed = f" ({m['failed']} unreadable)" if m["failed"] else ""
+        print(f"  {m['name']}  [{'on' if m['enabled'] else 'off'}]  {m['state']}: "
+              f"{m['documents']} documents{failed}, {m['chunks']} chunks, "
+              f"{m['reflections']} reflections")
+        for folder in m["folders"]:
+            print(f"    {folder}" + ("  (missing)" if folder in m["missing"] else ""))
     return 0
+
+
+def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
+    """One memory as `memo status --json` shows it."""
+    stats = catalog.stats(memory.id)
+    folders = catalog.folders(memory.id)
+    return {
+        "name": memory.name,
+        "enabled": memory.enabled,
+        "folders": [f.path for f in folders],
+        "documents": stats.documents,
+        "chunks": stats.chunks,
+        "reflections": stats.reflections,
+        "state": memory_state(memory, stats),
+        "adapter": stats.adapter,
+        "missing": [f.path for f in folders if f.state == "missing"],
+        "failed": stats.failed,
+        "errors": [{"path": p, "error": e} for p, e in catalog.errors(memory.id)],
+    }
+
+
+def _catalog() -> Catalog:
+    return Catalog()
+
+
+def _selected(catalog: Catalog, name: str | None) -> list[Memory]:
+    if name is not None:
+        memory = catalog.memory(name)
+        if memory is None:
+            raise MemoError(f"no memory named {name!r} (see memo status)")
+        return [memory]
+    memories = catalog.memories()
+    if not memories:
+        raise MemoError("no memories yet: add a folder with `memo add PATH`")
+    return memories
+
+
+def _scan(catalog: Catalog, memory: Memory, chunker: Chunker, as_json: bool) -> ScanReport:
+    def progress(p: ScanProgress) -> None:
+        name = p.path if len(p.path) < 60 else "…" + p.path[-59:]
+        _progress(f"\r\x1b[KReading {p.done + 1}/{p.total}  {name}", end="")
+
+    report = scan_memory(catalog, memory, chunker, on_progress=progress)
+    _progress("\r\x1b[K", end="")
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
+    else:
+        _print_scan(report)
+    return report
+
+
+def _print_scan(r: ScanReport) -> None:
+    parts = [f"{r.added} added", f"{r.changed} changed", f"{r.removed} removed"]
+    if r.moved:
+        parts.append(f"{r.moved} moved")
+    parts.append(f"{r.unchanged} unchanged")
+    if r.failed:
+        parts.append(f"{r.failed} unreadable")
+    print(f"{r.memory}: {', '.join(parts)}; {r.chunks} chunks ({r.seconds:.1f} s)")
+    for e in r.errors:
+        print(f"  ! {e.path}: {e.error}")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    with _catalog() as catalog:
+        memory = add_paths(catalog, args.paths, args.memory)
+        if args.no_scan:
+            if args.json:
+                print(json.dumps(memory_status(catalog, memory), ensure_ascii=False))
+            else:
+                print(f"{memory.name}: {len(catalog.folders(memory.id))} folders; "
+                      "read at the next scan")
+            return 0
+        _scan(catalog, memory, Chunker(), args.json)
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with _catalog() as catalog:
+        folder, orphaned = remove_path(catalog, args.path, args.memory)
+        memory = catalog.memory_by_id(folder.memory_id)
+        if args.json:
+            print(json.dumps({"memory": memory.name, "removed": folder.path,
+                              "orphaned_reflections": orphaned}, ensure_ascii=False))
+        else:
+            print(f"{memory.name}: no longer learns from {folder.path}"
+                  + (f"; {orphaned} reflections are forgotten at the next teach" if orphaned
+                     else ""))
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    with _catalog() as catalog:
+        chunker = Chunker()
+        for memory in _selected(catalog, args.memory):
+            _scan(catalog, memory, chunker, args.json)
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .ingest import ignored_path
+    from .watch import FolderWatcher, WatchEvent
+
+    with _catalog() as catalog:
+        memories = {m.id: m for m in _selected(catalog, args.memory)}
+        roots = {f"{f.memory_id}:{f.path}": Path(f.path)
+                 for f in catalog.folders() if f.memory_id in memories}
+    if not roots:
+        raise MemoError("no folders to watch: add one with `memo add PATH`")
+    chunker = Chunker()
+    # The watcher calls back on its own thread, one event at a time: a catalog of its own.
+    worker_catalog: list[Catalog] = []
+
+    def on_event(event: WatchEvent) -> None:
+        if not worker_catalog:
+            worker_catalog.append(_catalog())
+        catalog = worker_catalog[0]
+        memory = memories[int(event.key.split(":", 1)[0])]
+        if event.kind == "missing":
+            _note(args.json, {"memory": memory.name, "event": "missing", "path": str(event.root)})
+        elif event.kind == "returned":
+            _note(args.json, {"memory": memory.name, "event": "returned", "path": str(event.root)})
+        else:
+            _scan(catalog, catalog.memory_by_id(memory.id), chunker, args.json)
+
+    def ignore(path: Path) -> bool:
+        return all(ignored_path(path, root) for root in roots.values())
+
+    watch = load_defaults().get("watch", {})
+    with _catalog() as catalog:  # first take in what changed while nobody watched
+        for memory in memories.values():
+            _scan(catalog, memory, chunker, args.json)
+    _progress("Watching; ^C to stop.")
+    with FolderWatcher(roots, on_event, ignore=ignore,
+                       debounce=float(watch.get("debounce_seconds", 1.0)),
+                       poll=float(watch.get("poll_seconds", 2.0))):
+        threading.Event().wait()  # until ^C
+    return 0
+
+
+def _note(as_json: bool, event: dict[str, str]) -> None:
+    if as_json:
+        print(json.dumps(event, ensure_ascii=False), flush=True)
+    elif event["event"] == "missing":
+        print(f"{event['memory']}: {event['path']} is missing (unplugged?); waiting for it")
+    else:
+        print(f"{event['memory']}: {event['path']} is back")
 
 
 if __name__ == "__main__":

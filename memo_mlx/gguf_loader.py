@@ -115,6 +115,11 @@ def load_gguf(path: Path) -> tuple[nn.Module, TokenizerWrapper, GGUFInfo]:
     return model, build_tokenizer(meta), info
 
 
+def load_gguf_tokenizer(path: Path) -> TokenizerWrapper:
+    """The tokenizer alone, from the file's metadata: no tensor is read."""
+    return build_tokenizer(GGUFMetadata(_open(path), path))
+
+
 # --- reading ------------------------------------------------------------------------------
 
 

@@ -142,6 +142,21 @@ def load_base(spec: str | None = None, *, compute: str = "auto") -> BaseModel:
     )
 
 
+def load_tokenizer(source: ModelSource) -> TokenizerWrapper:
+    """The source's tokenizer without its weights: what chunking needs."""
+    if source.kind == "gguf":
+        from .gguf_loader import load_gguf_tokenizer
+
+        return load_gguf_tokenizer(Path(source.location))
+    from mlx_lm.utils import load_tokenizer as load_mlx_tokenizer
+
+    try:
+        return load_mlx_tokenizer(source.location)
+    except Exception as e:
+        reason = " ".join(str(e).split())
+        raise ModelError(f"{source.location}: could not load the tokenizer ({reason})") from e
+
+
 def _load_mlx(source: ModelSource) -> tuple[nn.Module, TokenizerWrapper]:
     from mlx_lm.utils import load
 

@@ -55,11 +55,11 @@ class GenerationSettings:
 
 
 @cache
-def _defaults() -> dict[str, Any]:
+def load_defaults() -> dict[str, Any]:
     with open(resources_dir() / "settings.toml", "rb") as f:
         return tomllib.load(f)
 
 
 def generation_settings() -> GenerationSettings:
-    raw = _defaults()
+    raw = load_defaults()
     return GenerationSettings.from_dict({**raw.get("generation", {}), **raw.get("chat", {})})

@@ -1,0 +1,581 @@
+"""The catalog: one SQLite file in MEMO_HOME that records everything MeMo knows.
+
+The data model, outermost first:
+
+- a **memory** is what the user switches on and off in the chat; it owns one adapter.
+- a memory learns from **folders** (or single files) the user added.
+- every readable file in a folder is a **document** (path, size, mtime, content hash, the
+  chunker that cut it, state `ok` or `error` with the reason).
+- a document's text is cut into **chunks** (order, heading path, text, token count, hash).
+- **reflections** are question-answer pairs written from chunks; `reflection_sources` says
+  which chunks taught each one, so removing a file orphans exactly what it taught.
+- **training_runs** and **adapters** record how each memory was taught; **chats** and their
+  **messages** keep conversations across restarts.
+
+Writes happen in `atomic()` blocks (`BEGIN IMMEDIATE`, so two processes queue rather than
+deadlock), one per document during a scan: a process killed at any moment leaves the catalog as
+it was after the last whole document. The file is in WAL mode so readers (the app, `memo
+status`) never wait for a scan. Schema changes are numbered migrations applied on open.
+
+A `Catalog` owns one connection; open one per thread.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .errors import MemoError
+from .settings import memo_home
+
+CATALOG_FILE = "catalog.db"
+BUSY_TIMEOUT_MS = 30_000  # a scan in another process holds the write lock per document only
+
+
+class CatalogError(MemoError):
+    pass
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Memory:
+    id: int
+    name: str
+    enabled: bool
+    state: str  # what the memory is doing: "idle", "teaching" or "error" (see memory_state)
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Folder:
+    id: int
+    memory_id: int
+    path: str
+    kind: str  # "folder" or "file"
+    state: str  # "ok" or "missing" (unplugged, moved away)
+    error: str | None
+    scanned_at: str | None
+
+
+@dataclass(frozen=True)
+class Document:
+    id: int
+    folder_id: int
+    path: str
+    format: str | None
+    size: int
+    mtime_ns: int
+    hash: str | None
+    chunker: str | None
+    state: str  # "ok" or "error"
+    error: str | None
+    retry: bool  # an error worth retrying even if the file looks unchanged (permissions, I/O)
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    heading: str
+    text: str
+    token_count: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class MemoryStats:
+    folders: int
+    documents: int
+    failed: int
+    chunks: int
+    untaught_chunks: int  # chunks no reflection has been written for yet
+    reflections: int
+    orphaned_reflections: int  # taught by text that is gone: to forget at the next teach
+    adapter: str | None
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["memories"].create(
+        {"id": int, "name": str, "enabled": int, "state": str, "error": str,
+         "settings": str, "created_at": str},
+        pk="id", not_null={"name", "enabled", "state"},
+        defaults={"enabled": 1, "state": "idle", "settings": "{}"},
+    )
+    db["memories"].create_index(["name"], unique=True)
+    db["folders"].create(
+        {"id": int, "memory_id": int, "path": str, "kind": str, "state": str, "error": str,
+         "added_at": str, "scanned_at": str},
+        pk="id", not_null={"memory_id", "path", "kind", "state"},
+        foreign_keys=[("memory_id", "memories", "id")], defaults={"state": "ok"},
+    )
+    db["folders"].create_index(["memory_id", "path"], unique=True)
+    db["documents"].create(
+        {"id": int, "memory_id": int, "folder_id": int, "path": str, "format": str,
+         "size": int, "mtime_ns": int, "hash": str, "encoding": str, "title": str,
+         "chunker": str, "state": str, "error": str, "retry": int, "scanned_at": str},
+        pk="id", not_null={"memory_id", "folder_id", "path", "size", "mtime_ns", "state"},
+        foreign_keys=[("memory_id", "memories", "id"), ("folder_id", "folders", "id")],
+        defaults={"retry": 0},
+    )
+    db["documents"].create_index(["memory_id", "path"], unique=True)
+    db["documents"].create_index(["folder_id"])
+    db["chunks"].create(
+        {"id": int, "document_id": int, "ord": int, "heading": str, "text": str,
+         "token_count": int, "hash": str, "synthesized_at": str},
+        pk="id", not_null={"document_id", "ord", "text", "token_count", "hash"},
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["chunks"].create_index(["document_id", "ord"])
+    db["reflections"].create(
+        {"id": int, "memory_id": int, "question": str, "answer": str, "kind": str,
+         "state": str, "generator": str, "created_at": str},
+        pk="id", not_null={"memory_id", "question", "answer", "kind", "state"},
+        foreign_keys=[("memory_id", "memories", "id")], defaults={"state": "active"},
+    )
+    db["reflections"].create_index(["memory_id", "state"])
+    # No foreign key to chunks: a vanished chunk must leave its reflections behind, orphaned.
+    db["reflection_sources"].create(
+        {"reflection_id": int, "chunk_id": int, "document_id": int},
+        pk=("reflection_id", "chunk_id"),
+        foreign_keys=[("reflection_id", "reflections", "id")],
+    )
+    db["reflection_sources"].create_index(["chunk_id"])
+    db["training_runs"].create(
+        {"id": int, "memory_id": int, "status": str, "strategy": str, "data_hash": str,
+         "base_model": str, "settings": str, "steps": int, "tokens": int, "final_loss": float,
+         "seconds": float, "error": str, "started_at": str, "finished_at": str},
+        pk="id", not_null={"memory_id", "status"},
+        foreign_keys=[("memory_id", "memories", "id")],
+    )
+    db["adapters"].create(
+        {"id": int, "memory_id": int, "run_id": int, "path": str, "base_model": str,
+         "active": int, "created_at": str},
+        pk="id", not_null={"memory_id", "path", "active"},
+        foreign_keys=[("memory_id", "memories", "id"), ("run_id", "training_runs", "id")],
+    )
+    db["chats"].create(
+        {"id": int, "title": str, "created_at": str, "updated_at": str}, pk="id"
+    )
+    db["messages"].create(
+        {"id": int, "chat_id": int, "ord": int, "role": str, "content": str,
+         "memories": str, "trace": str, "created_at": str},
+        pk="id", not_null={"chat_id", "ord", "role", "content"},
+        foreign_keys=[("chat_id", "chats", "id")],
+    )
+    db["messages"].create_index(["chat_id", "ord"])
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("m001_initial", _m001_initial),
+]
+
+
+# The foreign keys above are declared without ON DELETE rules (sqlite-utils cannot say them), so
+# deletions cascade explicitly here, children first, inside the caller's transaction.
+_DELETE_DOCUMENTS = [
+    "DELETE FROM chunks WHERE document_id IN ({ids})",
+    "DELETE FROM documents WHERE id IN ({ids})",
+]
+
+
+class Catalog:
+    """The SQLite catalog; see the module docstring for its data model."""
+
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path) if path is not None else memo_home() / CATALOG_FILE
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as e:
+            raise CatalogError(f"{self.path}: cannot open the catalog ({e})") from e
+        self.db = sqlite_utils.Database(conn)
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.enable_wal()
+            # NORMAL is durable against a killed process in WAL mode; FULL only adds power loss.
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise CatalogError(f"{self.path}: the catalog is unreadable ({e})") from e
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction; nested blocks become savepoints. IMMEDIATE takes the write lock up
+        front, so a writer in another process makes this one wait instead of failing later."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.atomic():
+            self.db["migrations"].create(
+                {"name": str, "applied_at": str}, pk="name", if_not_exists=True
+            )
+            done = {r["name"] for r in self.db["migrations"].rows}
+            for name, migration in MIGRATIONS:
+                if name not in done:
+                    migration(self.db)
+                    self.db["migrations"].insert({"name": name, "applied_at": now()})
+
+    def integrity_check(self) -> str:
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """A lock across processes and threads (flock on a file beside the catalog): one scan
+        of a memory at a time, whoever runs it (the app, `memo scan`, a watcher)."""
+        folder = self.path.parent / "locks"
+        folder.mkdir(exist_ok=True)
+        with open(folder / f"{name}.lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    # --- memories ---------------------------------------------------------------------------
+
+    def memories(self) -> list[Memory]:
+        return [_memory(r) for r in self.db.query("SELECT * FROM memories ORDER BY name")]
+
+    def memory(self, name: str) -> Memory | None:
+        rows = list(self.db.query("SELECT * FROM memories WHERE name = ?", [name]))
+        return _memory(rows[0]) if rows else None
+
+    def memory_by_id(self, memory_id: int) -> Memory:
+        return _memory(self.db["memories"].get(memory_id))
+
+    def create_memory(self, name: str) -> Memory:
+        name = check_memory_name(name)
+        with self.atomic():
+            if self.memory(name) is not None:
+                raise CatalogError(f"a memory named {name!r} already exists")
+            self.db["memories"].insert({"name": name, "created_at": now()})
+        memory = self.memory(name)
+        assert memory is not None
+        return memory
+
+    def set_enabled(self, memory_id: int, enabled: bool) -> None:
+        self.db["memories"].update(memory_id, {"enabled": int(enabled)})
+
+    # --- folders ----------------------------------------------------------------------------
+
+    def folders(self, memory_id: int | None = None) -> list[Folder]:
+        where, args = ("WHERE memory_id = ?", [memory_id]) if memory_id is not None else ("", [])
+        return [
+            _folder(r)
+            for r in self.db.query(f"SELECT * FROM folders {where} ORDER BY path", args)
+        ]
+
+    def add_folder(self, memory_id: int, path: Path) -> tuple[Folder, bool]:
+        """Register a folder or file (an absolute, resolved path) in a memory; returns it and
+        whether it is new. A folder inside one already registered is covered by it; a folder
+        that contains registered ones takes them and their documents over."""
+        kind = "folder" if path.is_dir() else "file"
+        with self.atomic():
+            for folder in self.folders(memory_id):
+                existing = Path(folder.path)
+                if existing == path or (folder.kind == "folder" and path.is_relative_to(existing)):
+                    return folder, False
+            folder_id = self.db["folders"].insert(
+                {"memory_id": memory_id, "path": str(path), "kind": kind, "added_at": now()}
+            ).last_pk
+            if kind == "folder":
+                for folder in self.folders(memory_id):
+                    if folder.id != folder_id and Path(folder.path).is_relative_to(path):
+                        self.db.execute(
+                            "UPDATE documents SET folder_id = ? WHERE folder_id = ?",
+                            [folder_id, folder.id],
+                        )
+                        self.db.execute("DELETE FROM folders WHERE id = ?", [folder.id])
+        return _folder(self.db["folders"].get(folder_id)), True
+
+    def remove_folder(self, folder: Folder) -> int:
+        """Forget a folder and its documents; returns how many reflections that orphaned."""
+        with self.atomic():
+            ids = [r["id"] for r in self.db.query(
+                "SELECT id FROM documents WHERE folder_id = ?", [folder.id]
+            )]
+            orphaned = self.remove_documents(ids)
+            self.db.execute("DELETE FROM folders WHERE id = ?", [folder.id])
+        return orphaned
+
+    def set_folder_state(self, folder_id: int, state: str, error: str | None = None) -> None:
+        self.db["folders"].update(folder_id, {"state": state, "error": error})
+
+    def folder_scanned(self, folder_id: int) -> None:
+        self.db["folders"].update(folder_id, {"state": "ok", "error": None, "scanned_at": now()})
+
+    # --- documents and chunks ---------------------------------------------------------------
+
+    def documents(self, folder_id: int) -> dict[str, Document]:
+        """The folder's documents by path."""
+        return {
+            r["path"]: _document(r)
+            for r in self.db.query(
+                "SELECT id, folder_id, path, format, size, mtime_ns, hash, chunker, state, "
+                "error, retry FROM documents WHERE folder_id = ?",
+                [folder_id],
+            )
+        }
+
+    def document_by_path(self, memory_id: int, path: str) -> Document | None:
+        rows = list(self.db.query(
+            "SELECT id, folder_id, path, format, size, mtime_ns, hash, chunker, state, error, "
+            "retry FROM documents WHERE memory_id = ? AND path = ?",
+            [memory_id, path],
+        ))
+        return _document(rows[0]) if rows else None
+
+    def chunks(self, document_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT * FROM chunks WHERE document_id = ? ORDER BY ord", [document_id]
+        ))
+
+    def save_document(
+        self,
+        memory_id: int,
+        folder_id: int,
+        path: str,
+        *,
+        size: int,
+        mtime_ns: int,
+        hash: str,
+        format: str,
+        encoding: str | None,
+        title: str | None,
+        chunker: str,
+        chunks: Sequence[NewChunk],
+    ) -> tuple[int, int]:
+        """Record a readable document and its chunks in one transaction.
+
+        Chunks whose text is unchanged are kept (with what they taught); only new text is
+        added and only vanished text removed. Returns (chunks added, reflections orphaned).
+        """
+        with self.atomic():
+            fields = {
+                "memory_id": memory_id, "folder_id": folder_id, "path": path, "size": size,
+                "mtime_ns": mtime_ns, "hash": hash, "format": format, "encoding": encoding,
+                "title": title, "chunker": chunker, "state": "ok", "error": None, "retry": 0,
+                "scanned_at": now(),
+            }
+            existing = self.document_by_path(memory_id, path)
+            if existing is None:
+                doc_id = int(self.db["documents"].insert(fields).last_pk)
+                old: dict[str, list[int]] = {}
+            else:
+                doc_id = existing.id
+                self.db["documents"].update(doc_id, fields)
+                old = {}
+                for r in self.db.query(
+                    "SELECT id, hash FROM chunks WHERE document_id = ? ORDER BY ord", [doc_id]
+                ):
+                    old.setdefault(r["hash"], []).append(r["id"])
+            added, kept = [], []
+            for order, chunk in enumerate(chunks):
+                same = old.get(chunk.hash)
+                if same:
+                    chunk_id = same.pop(0)
+                    kept.append(chunk_id)
+                    self.db.execute("UPDATE chunks SET ord = ? WHERE id = ?", [order, chunk_id])
+                else:
+                    added.append({
+                        "document_id": doc_id, "ord": order, "heading": chunk.heading,
+                        "text": chunk.text, "token_count": chunk.token_count, "hash": chunk.hash,
+                    })
+            gone = [i for ids in old.values() for i in ids]
+            orphaned = self._remove_chunks(gone)
+            if added:
+                self.db["chunks"].insert_all(added)
+        return len(added), orphaned
+
+    def save_error(
+        self,
+        memory_id: int,
+        folder_id: int,
+        path: str,
+        *,
+        size: int,
+        mtime_ns: int,
+        error: str,
+        retry: bool,
+    ) -> None:
+        """Record why a file could not be read. A document read before keeps its chunks and
+        what they taught: a file that is unreadable for now is not a file that was deleted."""
+        fields = {"state": "error", "error": error, "retry": int(retry), "scanned_at": now()}
+        with self.atomic():
+            existing = self.document_by_path(memory_id, path)
+            if existing is None:
+                self.db["documents"].insert({
+                    "memory_id": memory_id, "folder_id": folder_id, "path": path,
+                    "size": size, "mtime_ns": mtime_ns, **fields,
+                })
+            elif existing.hash is None:  # never read: remember the failing version
+                self.db["documents"].update(
+                    existing.id, {"size": size, "mtime_ns": mtime_ns, **fields}
+                )
+            else:
+                # Keep size and mtime of the good version: the next scan must try again.
+                self.db["documents"].update(existing.id, fields)
+
+    def touch_document(self, document_id: int, size: int, mtime_ns: int) -> None:
+        """Same content under a new mtime (a `touch`, a copy): only the fast-path keys move."""
+        self.db["documents"].update(document_id, {"size": size, "mtime_ns": mtime_ns})
+
+    def move_document(
+        self, document_id: int, folder_id: int, path: str, size: int, mtime_ns: int
+    ) -> None:
+        """A renamed or moved file keeps its chunks and everything they taught."""
+        self.db["documents"].update(document_id, {
+            "folder_id": folder_id, "path": path, "size": size, "mtime_ns": mtime_ns,
+            "scanned_at": now(),
+        })
+
+    def remove_documents(self, ids: Iterable[int]) -> int:
+        """Remove documents and their chunks; returns how many reflections that orphaned."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        with self.atomic():
+            orphaned = 0
+            for batch in _batches(ids):
+                marks = ",".join("?" * len(batch))
+                chunk_ids = [r["id"] for r in self.db.query(
+                    f"SELECT id FROM chunks WHERE document_id IN ({marks})", batch
+                )]
+                orphaned += self._remove_chunks(chunk_ids)
+                for sql in _DELETE_DOCUMENTS:
+                    self.db.execute(sql.format(ids=marks), batch)
+        return orphaned
+
+    def _remove_chunks(self, chunk_ids: list[int]) -> int:
+        """Delete chunks and orphan the reflections they taught (the next teach forgets them)."""
+        orphaned = 0
+        for batch in _batches(chunk_ids):
+            marks = ",".join("?" * len(batch))
+            orphaned += self.db.execute(
+                "UPDATE reflections SET state = 'orphaned' WHERE state = 'active' AND id IN "
+                f"(SELECT reflection_id FROM reflection_sources WHERE chunk_id IN ({marks}))",
+                batch,
+            ).rowcount
+            # Row ids of deleted chunks can be reused: no source may point at a stranger.
+            self.db.execute(f"DELETE FROM reflection_sources WHERE chunk_id IN ({marks})", batch)
+            self.db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", batch)
+        return orphaned
+
+    # --- summaries --------------------------------------------------------------------------
+
+    def stats(self, memory_id: int) -> MemoryStats:
+        one = self._count
+        adapter = list(self.db.query(
+            "SELECT path FROM adapters WHERE memory_id = ? AND active = 1 "
+            "ORDER BY id DESC LIMIT 1", [memory_id]
+        ))
+        chunk_join = "FROM chunks c JOIN documents d ON c.document_id = d.id WHERE d.memory_id = ?"
+        return MemoryStats(
+            folders=one("SELECT count(*) FROM folders WHERE memory_id = ?", memory_id),
+            documents=one("SELECT count(*) FROM documents WHERE memory_id = ?", memory_id),
+            failed=one(
+                "SELECT count(*) FROM documents WHERE memory_id = ? AND state = 'error'",
+                memory_id,
+            ),
+            chunks=one(f"SELECT count(*) {chunk_join}", memory_id),
+            untaught_chunks=one(
+                f"SELECT count(*) {chunk_join} AND c.synthesized_at IS NULL", memory_id
+            ),
+            reflections=one(
+                "SELECT count(*) FROM reflections WHERE memory_id = ? AND state = 'active'",
+                memory_id,
+            ),
+            orphaned_reflections=one(
+                "SELECT count(*) FROM reflections WHERE memory_id = ? AND state = 'orphaned'",
+                memory_id,
+            ),
+            adapter=adapter[0]["path"] if adapter else None,
+        )
+
+    def errors(self, memory_id: int) -> list[tuple[str, str]]:
+        """(path, reason) of every document of the memory that could not be read."""
+        return [
+            (r["path"], r["error"])
+            for r in self.db.query(
+                "SELECT path, error FROM documents WHERE memory_id = ? AND state = 'error' "
+                "ORDER BY path", [memory_id],
+            )
+        ]
+
+    def _count(self, sql: str, *args: object) -> int:
+        return int(self.db.execute(sql, list(args)).fetchone()[0])
+
+
+def memory_state(memory: Memory, stats: MemoryStats) -> str:
+    """The state `memo status` and the app show: empty, stale, teaching, ready or error."""
+    if memory.state in ("teaching", "error"):
+        return memory.state
+    if not (stats.chunks or stats.reflections or stats.orphaned_reflections or stats.adapter):
+        return "empty"
+    if stats.untaught_chunks or stats.orphaned_reflections or stats.adapter is None:
+        return "stale"
+    return "ready"
+
+
+def check_memory_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise CatalogError("a memory needs a name")
+    if len(name) > 100 or any(not c.isprintable() for c in name):
+        raise CatalogError(f"{name!r}: a memory name is up to 100 printable characters")
+    return name
+
+
+def _batches(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    # SQLite limits the number of bound parameters per statement.
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _memory(r: dict[str, Any]) -> Memory:
+    return Memory(r["id"], r["name"], bool(r["enabled"]), r["state"], r["error"])
+
+
+def _folder(r: dict[str, Any]) -> Folder:
+    return Folder(
+        r["id"], r["memory_id"], r["path"], r["kind"], r["state"], r["error"], r["scanned_at"]
+    )
+
+
+def _document(r: dict[str, Any]) -> Document:
+    return Document(
+        r["id"], r["folder_id"], r["path"], r["format"], r["size"], r["mtime_ns"], r["hash"],
+        r["chunker"], r["state"], r["error"], bool(r["retry"]),
+    )

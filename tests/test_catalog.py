@@ -1,0 +1,177 @@
+"""The catalog: schema and migrations, WAL, transactions, what removing text orphans."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from memo_mlx.catalog import (
+    MIGRATIONS,
+    Catalog,
+    CatalogError,
+    NewChunk,
+    memory_state,
+)
+
+TABLES = {"memories", "folders", "documents", "chunks", "reflections", "reflection_sources",
+          "training_runs", "adapters", "chats", "messages", "migrations"}
+
+
+def chunk(text: str) -> NewChunk:
+    return NewChunk(heading="", text=text, token_count=len(text.split()), hash=f"h-{text}")
+
+
+def save(catalog: Catalog, memory_id: int, folder_id: int, path: str, texts: list[str]) -> int:
+    catalog.save_document(
+        memory_id, folder_id, path, size=1, mtime_ns=1, hash=f"doc-{texts}", format="text",
+        encoding="utf-8", title=None, chunker="c1", chunks=[chunk(t) for t in texts],
+    )
+    doc = catalog.document_by_path(memory_id, path)
+    assert doc is not None
+    return doc.id
+
+
+def teach(catalog: Catalog, memory_id: int, chunk_ids: list[int]) -> int:
+    """A reflection taught by these chunks, as the teaching issue will write them."""
+    rid = int(catalog.db["reflections"].insert({
+        "memory_id": memory_id, "question": "q?", "answer": "a.", "kind": "direct",
+    }).last_pk)
+    for cid in chunk_ids:
+        catalog.db["reflection_sources"].insert({"reflection_id": rid, "chunk_id": cid})
+    return rid
+
+
+def test_schema_wal_and_migrations_recorded(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        assert TABLES <= set(catalog.db.table_names())
+        assert catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert catalog.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        applied = [r["name"] for r in catalog.db["migrations"].rows]
+        assert applied == [name for name, _ in MIGRATIONS]
+        catalog.create_memory("notes")
+    with Catalog(tmp_path / "c.db") as catalog:  # reopening applies nothing twice
+        assert [m.name for m in catalog.memories()] == ["notes"]
+        assert catalog.db["migrations"].count == len(MIGRATIONS)
+        assert catalog.integrity_check() == "ok"
+
+
+def test_default_location_is_memo_home(tmp_path: Path):
+    with Catalog() as catalog:
+        assert catalog.path == tmp_path / "memo-home" / "catalog.db"
+
+
+def test_memory_names(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        assert catalog.create_memory("  Work notes ").name == "Work notes"
+        with pytest.raises(CatalogError, match="already exists"):
+            catalog.create_memory("Work notes")
+        with pytest.raises(CatalogError, match="needs a name"):
+            catalog.create_memory("   ")
+        with pytest.raises(CatalogError, match="printable"):
+            catalog.create_memory("bad\nname")
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        with pytest.raises(RuntimeError), catalog.atomic():
+            catalog.db["folders"].insert(
+                {"memory_id": memory.id, "path": "/x", "kind": "folder", "state": "ok"}
+            )
+            raise RuntimeError("killed half-way")
+        assert catalog.folders(memory.id) == []
+
+
+def test_changed_document_keeps_unchanged_chunks_and_orphans_the_rest(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        doc = save(catalog, memory.id, folder.id, "/a.txt", ["one", "two", "three"])
+        ids = {c["text"]: c["id"] for c in catalog.chunks(doc)}
+        kept = teach(catalog, memory.id, [ids["one"]])
+        lost = teach(catalog, memory.id, [ids["two"], ids["three"]])  # a cross-chunk pair
+
+        save(catalog, memory.id, folder.id, "/a.txt", ["zero", "one", "three"])
+        after = catalog.chunks(doc)
+        assert [c["text"] for c in after] == ["zero", "one", "three"]
+        assert {c["text"]: c["id"] for c in after}["one"] == ids["one"]  # same row, re-ordered
+        states = {r["id"]: r["state"] for r in catalog.db["reflections"].rows}
+        assert states == {kept: "active", lost: "orphaned"}
+        # no source points at a deleted chunk's id any more (SQLite may reuse it)
+        sources = catalog.db["reflection_sources"].rows_where("reflection_id = ?", [lost])
+        assert [r["chunk_id"] for r in sources] == [ids["three"]]
+
+
+def test_errors_keep_what_was_read_before(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        doc_id = save(catalog, memory.id, folder.id, "/a.pdf", ["fact"])
+        catalog.save_error(memory.id, folder.id, "/a.pdf", size=9, mtime_ns=9,
+                           error="damaged PDF", retry=False)
+        doc = catalog.document_by_path(memory.id, "/a.pdf")
+        assert doc is not None and doc.state == "error" and doc.error == "damaged PDF"
+        assert (doc.size, doc.mtime_ns) == (1, 1)  # the good version's keys: retried next time
+        assert [c["text"] for c in catalog.chunks(doc_id)] == ["fact"]
+        assert catalog.errors(memory.id) == [("/a.pdf", "damaged PDF")]
+
+
+def test_folders_nest_without_overlap(tmp_path: Path):
+    inner = tmp_path / "notes" / "work"
+    inner.mkdir(parents=True)
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        work, new = catalog.add_folder(memory.id, inner)
+        assert new
+        save(catalog, memory.id, work.id, str(inner / "a.txt"), ["x"])
+        again, new = catalog.add_folder(memory.id, inner)
+        assert (again.id, new) == (work.id, False)
+        notes, new = catalog.add_folder(memory.id, tmp_path / "notes")  # takes work over
+        assert new and [f.path for f in catalog.folders(memory.id)] == [notes.path]
+        assert list(catalog.documents(notes.id)) == [str(inner / "a.txt")]
+        covered, new = catalog.add_folder(memory.id, inner)
+        assert (covered.id, new) == (notes.id, False)
+
+
+def test_remove_folder_removes_documents_and_orphans(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        doc = save(catalog, memory.id, folder.id, "/a.txt", ["one"])
+        teach(catalog, memory.id, [catalog.chunks(doc)[0]["id"]])
+        assert catalog.remove_folder(folder) == 1
+        stats = catalog.stats(memory.id)
+        assert (stats.folders, stats.documents, stats.chunks) == (0, 0, 0)
+        assert (stats.reflections, stats.orphaned_reflections) == (0, 1)
+        assert memory_state(memory, stats) == "stale"  # it must forget at the next teach
+
+
+def test_state_follows_the_data(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        assert memory_state(memory, catalog.stats(memory.id)) == "empty"
+        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        save(catalog, memory.id, folder.id, "/a.txt", ["one"])
+        assert memory_state(memory, catalog.stats(memory.id)) == "stale"
+
+
+def test_unreadable_catalog_is_a_clear_error(tmp_path: Path):
+    bad = tmp_path / "c.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CatalogError, match="c.db: the catalog is unreadable"):
+        Catalog(bad)
+
+
+def test_two_connections_see_each_others_commits(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as a, Catalog(tmp_path / "c.db") as b:
+        with a.atomic():
+            a.create_memory("one")
+            # b reads the last committed state while a writes (WAL): no waiting, no error
+            assert b.memories() == []
+        assert [m.name for m in b.memories()] == ["one"]
+        with pytest.raises(sqlite3.OperationalError):
+            b.db.execute("PRAGMA busy_timeout = 0")
+            with a.atomic(), b.atomic():
+                pass
