@@ -12,7 +12,7 @@ LINUX_PACKAGES := libopenblas0-pthread libxcb-icccm4 libxcb-keysyms1 libxcb-curs
 	libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
 DEMO_QUESTION := What is the capital of France?
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-scan clean
 
 setup: $(STAMP)
 
@@ -59,6 +59,9 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m memo_mlx.blas $(BIN)/python bench/generation.py
+
+bench-scan: setup
+	$(BIN)/python -m memo_mlx.blas $(BIN)/python bench/scan.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

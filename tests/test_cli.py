@@ -20,7 +20,7 @@ def test_status_json_keys(capsys, tiny_model_env):
     assert status["model"]["name"] == "tiny-q8_0"  # status names the file without loading it
     assert status["model"]["location"] == str(tiny_model_env.path)
     assert status["model"]["backend"] == "cpu"
-    assert status["memories"] == []
+    assert status["memories"] == []  # a new MEMO_HOME has none
 
 
 def test_status_human(capsys):
@@ -81,3 +81,70 @@ def test_real_model_answers_a_factual_question():
     )
     assert done.returncode == 0, done.stderr
     assert "Paris" in done.stdout
+
+
+# --- memories from folders ------------------------------------------------------------------
+
+
+def test_add_scan_status_remove(capsys, tiny_model_env, tmp_path):
+    notes = tmp_path / "Notes"
+    notes.mkdir()
+    (notes / "plan.md").write_text("# Plan\n\nThe launch is on Friday.")
+    (notes / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+
+    assert main(["add", str(notes), "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert set(added) >= {"memory", "documents", "chunks", "errors"}
+    assert added["memory"] == "Notes"
+    assert set(added["documents"]) >= {"added", "changed", "removed", "unchanged", "failed"}
+    assert (added["documents"]["added"], added["documents"]["failed"]) == (1, 1)
+    assert added["errors"][0]["path"] == str(notes / "broken.pdf") and added["chunks"] >= 1
+
+    (notes / "more.txt").write_text("More text.")
+    assert main(["scan", "--json"]) == 0
+    scanned = json.loads(capsys.readouterr().out)
+    assert scanned["documents"]["added"] == 1 and scanned["documents"]["unchanged"] == 1
+
+    assert main(["status", "--json"]) == 0
+    (memory,) = json.loads(capsys.readouterr().out)["memories"]
+    assert set(memory) >= {"name", "enabled", "folders", "documents", "chunks", "reflections",
+                           "state", "adapter"}
+    assert memory["folders"] == [str(notes)] and memory["documents"] == 3
+    assert (memory["state"], memory["enabled"], memory["adapter"]) == ("stale", True, None)
+    assert memory["errors"] == [{"path": str(notes / "broken.pdf"),
+                                 "error": added["errors"][0]["error"]}]
+
+    assert main(["status"]) == 0
+    human = capsys.readouterr().out
+    assert "Notes  [on]  stale: 3 documents (1 unreadable)" in human and str(notes) in human
+
+    assert main(["remove", str(notes), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed"] == str(notes)
+    assert main(["status", "--json"]) == 0
+    (memory,) = json.loads(capsys.readouterr().out)["memories"]
+    assert (memory["folders"], memory["documents"], memory["state"]) == ([], 0, "empty")
+
+
+def test_scan_errors_are_clear(capsys, tiny_model_env, tmp_path):
+    assert main(["scan"]) == EXIT_FAILED
+    assert "no memories yet" in capsys.readouterr().err
+    assert main(["add", str(tmp_path / "nowhere")]) == EXIT_FAILED
+    assert capsys.readouterr().err == f"memo: {tmp_path / 'nowhere'}: no such file or folder\n"
+    (tmp_path / "a").mkdir()
+    assert main(["add", str(tmp_path / "a"), "--memory", "x", "--no-scan"]) == 0
+    capsys.readouterr()
+    assert main(["scan", "--memory", "y"]) == EXIT_FAILED
+    assert "no memory named 'y'" in capsys.readouterr().err
+    assert main(["remove", str(tmp_path / "b")]) == EXIT_FAILED
+    assert "not a folder MeMo learns from" in capsys.readouterr().err
+
+
+def test_scan_json_is_one_line_per_memory(capsys, tiny_model_env, tmp_path):
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.txt").write_text(f"Memory {name}.")
+        assert main(["add", str(tmp_path / name), "--no-scan"]) == 0
+    capsys.readouterr()
+    assert main(["scan", "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["memory"] for line in lines] == ["one", "two"]
