@@ -107,21 +107,21 @@ class MemoryStats:
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db["memories"].create(
+    db.table("memories").create(
         {"id": int, "name": str, "enabled": int, "state": str, "error": str,
          "settings": str, "created_at": str},
         pk="id", not_null={"name", "enabled", "state"},
         defaults={"enabled": 1, "state": "idle", "settings": "{}"},
     )
-    db["memories"].create_index(["name"], unique=True)
-    db["folders"].create(
+    db.table("memories").create_index(["name"], unique=True)
+    db.table("folders").create(
         {"id": int, "memory_id": int, "path": str, "kind": str, "state": str, "error": str,
          "added_at": str, "scanned_at": str},
         pk="id", not_null={"memory_id", "path", "kind", "state"},
         foreign_keys=[("memory_id", "memories", "id")], defaults={"state": "ok"},
     )
-    db["folders"].create_index(["memory_id", "path"], unique=True)
-    db["documents"].create(
+    db.table("folders").create_index(["memory_id", "path"], unique=True)
+    db.table("documents").create(
         {"id": int, "memory_id": int, "folder_id": int, "path": str, "format": str,
          "size": int, "mtime_ns": int, "hash": str, "encoding": str, "title": str,
          "chunker": str, "state": str, "error": str, "retry": int, "scanned_at": str},
@@ -129,52 +129,52 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("memory_id", "memories", "id"), ("folder_id", "folders", "id")],
         defaults={"retry": 0},
     )
-    db["documents"].create_index(["memory_id", "path"], unique=True)
-    db["documents"].create_index(["folder_id"])
-    db["chunks"].create(
+    db.table("documents").create_index(["memory_id", "path"], unique=True)
+    db.table("documents").create_index(["folder_id"])
+    db.table("chunks").create(
         {"id": int, "document_id": int, "ord": int, "heading": str, "text": str,
          "token_count": int, "hash": str, "synthesized_at": str},
         pk="id", not_null={"document_id", "ord", "text", "token_count", "hash"},
         foreign_keys=[("document_id", "documents", "id")],
     )
-    db["chunks"].create_index(["document_id", "ord"])
-    db["reflections"].create(
+    db.table("chunks").create_index(["document_id", "ord"])
+    db.table("reflections").create(
         {"id": int, "memory_id": int, "question": str, "answer": str, "kind": str,
          "state": str, "generator": str, "created_at": str},
         pk="id", not_null={"memory_id", "question", "answer", "kind", "state"},
         foreign_keys=[("memory_id", "memories", "id")], defaults={"state": "active"},
     )
-    db["reflections"].create_index(["memory_id", "state"])
+    db.table("reflections").create_index(["memory_id", "state"])
     # No foreign key to chunks: a vanished chunk must leave its reflections behind, orphaned.
-    db["reflection_sources"].create(
+    db.table("reflection_sources").create(
         {"reflection_id": int, "chunk_id": int, "document_id": int},
         pk=("reflection_id", "chunk_id"),
         foreign_keys=[("reflection_id", "reflections", "id")],
     )
-    db["reflection_sources"].create_index(["chunk_id"])
-    db["training_runs"].create(
+    db.table("reflection_sources").create_index(["chunk_id"])
+    db.table("training_runs").create(
         {"id": int, "memory_id": int, "status": str, "strategy": str, "data_hash": str,
          "base_model": str, "settings": str, "steps": int, "tokens": int, "final_loss": float,
          "seconds": float, "error": str, "started_at": str, "finished_at": str},
         pk="id", not_null={"memory_id", "status"},
         foreign_keys=[("memory_id", "memories", "id")],
     )
-    db["adapters"].create(
+    db.table("adapters").create(
         {"id": int, "memory_id": int, "run_id": int, "path": str, "base_model": str,
          "active": int, "created_at": str},
         pk="id", not_null={"memory_id", "path", "active"},
         foreign_keys=[("memory_id", "memories", "id"), ("run_id", "training_runs", "id")],
     )
-    db["chats"].create(
+    db.table("chats").create(
         {"id": int, "title": str, "created_at": str, "updated_at": str}, pk="id"
     )
-    db["messages"].create(
+    db.table("messages").create(
         {"id": int, "chat_id": int, "ord": int, "role": str, "content": str,
          "memories": str, "trace": str, "created_at": str},
         pk="id", not_null={"chat_id", "ord", "role", "content"},
         foreign_keys=[("chat_id", "chats", "id")],
     )
-    db["messages"].create_index(["chat_id", "ord"])
+    db.table("messages").create_index(["chat_id", "ord"])
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
@@ -238,14 +238,14 @@ class Catalog:
 
     def _migrate(self) -> None:
         with self.atomic():
-            self.db["migrations"].create(
+            self.db.table("migrations").create(
                 {"name": str, "applied_at": str}, pk="name", if_not_exists=True
             )
-            done = {r["name"] for r in self.db["migrations"].rows}
+            done = {r["name"] for r in self.db.table("migrations").rows}
             for name, migration in MIGRATIONS:
                 if name not in done:
                     migration(self.db)
-                    self.db["migrations"].insert({"name": name, "applied_at": now()})
+                    self.db.table("migrations").insert({"name": name, "applied_at": now()})
 
     def integrity_check(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
@@ -273,20 +273,20 @@ class Catalog:
         return _memory(rows[0]) if rows else None
 
     def memory_by_id(self, memory_id: int) -> Memory:
-        return _memory(self.db["memories"].get(memory_id))
+        return _memory(self.db.table("memories").get(memory_id))
 
     def create_memory(self, name: str) -> Memory:
         name = check_memory_name(name)
         with self.atomic():
             if self.memory(name) is not None:
                 raise CatalogError(f"a memory named {name!r} already exists")
-            self.db["memories"].insert({"name": name, "created_at": now()})
+            self.db.table("memories").insert({"name": name, "created_at": now()})
         memory = self.memory(name)
         assert memory is not None
         return memory
 
     def set_enabled(self, memory_id: int, enabled: bool) -> None:
-        self.db["memories"].update(memory_id, {"enabled": int(enabled)})
+        self.db.table("memories").update(memory_id, {"enabled": int(enabled)})
 
     # --- folders ----------------------------------------------------------------------------
 
@@ -307,9 +307,10 @@ class Catalog:
                 existing = Path(folder.path)
                 if existing == path or (folder.kind == "folder" and path.is_relative_to(existing)):
                     return folder, False
-            folder_id = self.db["folders"].insert(
-                {"memory_id": memory_id, "path": str(path), "kind": kind, "added_at": now()}
-            ).last_pk
+            folder_id = self._insert(
+                "folders",
+                {"memory_id": memory_id, "path": str(path), "kind": kind, "added_at": now()},
+            )
             if kind == "folder":
                 for folder in self.folders(memory_id):
                     if folder.id != folder_id and Path(folder.path).is_relative_to(path):
@@ -318,7 +319,7 @@ class Catalog:
                             [folder_id, folder.id],
                         )
                         self.db.execute("DELETE FROM folders WHERE id = ?", [folder.id])
-        return _folder(self.db["folders"].get(folder_id)), True
+        return _folder(self.db.table("folders").get(folder_id)), True
 
     def remove_folder(self, folder: Folder) -> int:
         """Forget a folder and its documents; returns how many reflections that orphaned."""
@@ -331,10 +332,12 @@ class Catalog:
         return orphaned
 
     def set_folder_state(self, folder_id: int, state: str, error: str | None = None) -> None:
-        self.db["folders"].update(folder_id, {"state": state, "error": error})
+        self.db.table("folders").update(folder_id, {"state": state, "error": error})
 
     def folder_scanned(self, folder_id: int) -> None:
-        self.db["folders"].update(folder_id, {"state": "ok", "error": None, "scanned_at": now()})
+        self.db.table("folders").update(
+            folder_id, {"state": "ok", "error": None, "scanned_at": now()}
+        )
 
     # --- documents and chunks ---------------------------------------------------------------
 
@@ -391,11 +394,11 @@ class Catalog:
             }
             existing = self.document_by_path(memory_id, path)
             if existing is None:
-                doc_id = int(self.db["documents"].insert(fields).last_pk)
+                doc_id = self._insert("documents", fields)
                 old: dict[str, list[int]] = {}
             else:
                 doc_id = existing.id
-                self.db["documents"].update(doc_id, fields)
+                self.db.table("documents").update(doc_id, fields)
                 old = {}
                 for r in self.db.query(
                     "SELECT id, hash FROM chunks WHERE document_id = ? ORDER BY ord", [doc_id]
@@ -416,7 +419,7 @@ class Catalog:
             gone = [i for ids in old.values() for i in ids]
             orphaned = self._remove_chunks(gone)
             if added:
-                self.db["chunks"].insert_all(added)
+                self.db.table("chunks").insert_all(added)
         return len(added), orphaned
 
     def save_error(
@@ -436,27 +439,27 @@ class Catalog:
         with self.atomic():
             existing = self.document_by_path(memory_id, path)
             if existing is None:
-                self.db["documents"].insert({
+                self.db.table("documents").insert({
                     "memory_id": memory_id, "folder_id": folder_id, "path": path,
                     "size": size, "mtime_ns": mtime_ns, **fields,
                 })
             elif existing.hash is None:  # never read: remember the failing version
-                self.db["documents"].update(
+                self.db.table("documents").update(
                     existing.id, {"size": size, "mtime_ns": mtime_ns, **fields}
                 )
             else:
                 # Keep size and mtime of the good version: the next scan must try again.
-                self.db["documents"].update(existing.id, fields)
+                self.db.table("documents").update(existing.id, fields)
 
     def touch_document(self, document_id: int, size: int, mtime_ns: int) -> None:
         """Same content under a new mtime (a `touch`, a copy): only the fast-path keys move."""
-        self.db["documents"].update(document_id, {"size": size, "mtime_ns": mtime_ns})
+        self.db.table("documents").update(document_id, {"size": size, "mtime_ns": mtime_ns})
 
     def move_document(
         self, document_id: int, folder_id: int, path: str, size: int, mtime_ns: int
     ) -> None:
         """A renamed or moved file keeps its chunks and everything they taught."""
-        self.db["documents"].update(document_id, {
+        self.db.table("documents").update(document_id, {
             "folder_id": folder_id, "path": path, "size": size, "mtime_ns": mtime_ns,
             "scanned_at": now(),
         })
@@ -533,6 +536,11 @@ class Catalog:
                 "ORDER BY path", [memory_id],
             )
         ]
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        pk = self.db.table(table).insert(row).last_pk
+        assert pk is not None
+        return int(pk)
 
     def _count(self, sql: str, *args: object) -> int:
         return int(self.db.execute(sql, list(args)).fetchone()[0])
