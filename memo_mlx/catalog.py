@@ -196,7 +196,10 @@ class Catalog:
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path is not None else memo_home() / CATALOG_FILE
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            # Used by one thread at a time, but it may be closed by another once that is done.
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
         except sqlite3.Error as e:
             raise CatalogError(f"{self.path}: cannot open the catalog ({e})") from e
         self.db = sqlite_utils.Database(conn)

@@ -322,20 +322,30 @@ def cmd_watch(args: argparse.Namespace) -> int:
         elif event.kind == "returned":
             _note(args.json, {"memory": memory.name, "event": "returned", "path": str(event.root)})
         else:
-            _scan(catalog, catalog.memory_by_id(memory.id), chunker, args.json)
+            try:
+                _scan(catalog, catalog.memory_by_id(memory.id), chunker, args.json)
+            except MemoError as e:  # said, and the watch goes on: the next change may mend it
+                print(f"memo: {e}", file=sys.stderr, flush=True)
 
     def ignore(path: Path) -> bool:
         return all(ignored_path(path, root) for root in roots.values())
 
     watch = load_defaults().get("watch", {})
-    with _catalog() as catalog:  # first take in what changed while nobody watched
-        for memory in memories.values():
-            _scan(catalog, memory, chunker, args.json)
-    _progress("Watching; ^C to stop.")
-    with FolderWatcher(roots, on_event, ignore=ignore,
-                       debounce=float(watch.get("debounce_seconds", 1.0)),
-                       poll=float(watch.get("poll_seconds", 2.0))):
-        threading.Event().wait()  # until ^C
+    watcher = FolderWatcher(roots, on_event, ignore=ignore,
+                            debounce=float(watch.get("debounce_seconds", 1.0)),
+                            poll=float(watch.get("poll_seconds", 2.0)))
+    try:
+        with watcher:  # watching first: nothing changed during the first scan is missed
+            with _catalog() as catalog:  # take in what changed while nobody watched
+                for memory in memories.values():
+                    _scan(catalog, memory, chunker, args.json)
+            _progress("Watching; ^C to stop.")
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        return 0  # the way to stop watching, not a failure
+    finally:
+        for c in worker_catalog:
+            c.close()
     return 0
 
 
