@@ -353,7 +353,7 @@ class _Scan:
             for folder in folders:
                 if folder.id not in walk.missing:
                     catalog.folder_scanned(folder.id)
-        report.chunks = catalog.stats(self.memory.id).chunks
+        report.chunks = catalog.chunk_count(self.memory.id)
         report.seconds = time.perf_counter() - start
         return report
 
