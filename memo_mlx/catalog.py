@@ -354,13 +354,13 @@ class Catalog:
         """The folder's documents by path."""
         # Tuples straight from the cursor: this read is most of a re-scan's cost per file.
         rows = self.db.execute(f"{_DOCUMENT} WHERE folder_id = ?", [folder_id]).fetchall()
-        return {row[2]: Document(*row[:-1], retry=bool(row[-1])) for row in rows}
+        return {row[2]: _document(row) for row in rows}
 
     def document_by_path(self, memory_id: int, path: str) -> Document | None:
         row = self.db.execute(
             f"{_DOCUMENT} WHERE memory_id = ? AND path = ?", [memory_id, path]
         ).fetchone()
-        return None if row is None else Document(*row[:-1], retry=bool(row[-1]))
+        return None if row is None else _document(row)
 
     def chunks(self, document_id: int) -> list[dict[str, Any]]:
         return list(self.db.query(
@@ -582,6 +582,10 @@ def _batches(ids: list[int], size: int = 500) -> Iterator[list[int]]:
 
 def _memory(r: dict[str, Any]) -> Memory:
     return Memory(r["id"], r["name"], bool(r["enabled"]), r["state"], r["error"])
+
+
+def _document(row: tuple[Any, ...]) -> Document:
+    return Document(*row[:-1], bool(row[-1]))  # the columns of _DOCUMENT, in order
 
 
 def _folder(r: dict[str, Any]) -> Folder:
