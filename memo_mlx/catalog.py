@@ -585,7 +585,10 @@ def _memory(r: dict[str, Any]) -> Memory:
 
 
 def _document(row: tuple[Any, ...]) -> Document:
-    return Document(*row[:-1], bool(row[-1]))  # the columns of _DOCUMENT, in order
+    doc_id, folder_id, path, fmt, size, mtime_ns, digest, chunker, state, error, retry = row
+    return Document(
+        doc_id, folder_id, path, fmt, size, mtime_ns, digest, chunker, state, error, bool(retry)
+    )
 
 
 def _folder(r: dict[str, Any]) -> Folder:
