@@ -6,6 +6,11 @@ these modules:
 - `models`: load a base model (GGUF file, MLX folder or hub id) for the active backend.
 - `gguf_loader`: the GGUF reader behind `models`.
 - `runtime`: the worker thread that owns the model; streaming, cancellable generation.
+- `catalog`: the SQLite catalog of memories, folders, documents, chunks and what they taught.
+- `extract`: the text of each kind of file people keep.
+- `chunking`: text cut into chunks measured in the model's tokens.
+- `ingest`: registering folders and the incremental scan that keeps the catalog up to date.
+- `watch`: folder watching that says when a folder needs scanning again.
 - `blas`: a fast BLAS for MLX's CPU backend, arranged before the process starts.
 - `settings`: where data lives and the defaults in `resources/settings.toml`.
 """

@@ -124,8 +124,8 @@ def add_paths(catalog: Catalog, paths: Iterable[str | Path], memory_name: str | 
     if not resolved:
         raise IngestError("name at least one folder or file")
     name = memory_name or (resolved[0].name if resolved[0].is_dir() else resolved[0].stem)
-    memory = catalog.memory(name) or catalog.create_memory(name)
-    with catalog.atomic():
+    with catalog.atomic():  # a new memory and its folders, or nothing
+        memory = catalog.memory(name) or catalog.create_memory(name)
         for path in resolved:
             catalog.add_folder(memory.id, path)
     return memory
