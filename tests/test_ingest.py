@@ -418,7 +418,8 @@ def test_permission_denied(monkeypatch, chunker):
 
 def test_killed_mid_scan_leaves_a_consistent_catalog(tmp_path, tiny_q8):
     root = tmp_path / "many"
-    for i in range(300):
+    total = 600  # enough that the kill lands well before the end
+    for i in range(total):
         write(root / f"{i:03}.md", f"# Note {i}\n\n" + f"Item {i} costs {i} coins. " * 30)
     env = {**os.environ, "MEMO_MODEL": str(tiny_q8.path)}
     proc = subprocess.Popen(
@@ -442,7 +443,7 @@ def test_killed_mid_scan_leaves_a_consistent_catalog(tmp_path, tiny_q8):
     with Catalog(db) as c:
         assert c.integrity_check() == "ok"
         recorded = c.db["documents"].count
-        assert 20 <= recorded < 300
+        assert 20 <= recorded < total
         # every recorded document is whole: no document without its chunks
         assert c.db.execute(
             "SELECT count(*) FROM documents d WHERE NOT EXISTS "
@@ -450,8 +451,8 @@ def test_killed_mid_scan_leaves_a_consistent_catalog(tmp_path, tiny_q8):
         ).fetchone()[0] == 0
         chunker = Chunker(resolve_source(str(tiny_q8.path)))
         report = scan(c, chunker)
-        assert (report.added, report.unchanged) == (300 - recorded, recorded)
-        assert c.db["documents"].count == 300
+        assert (report.added, report.unchanged) == (total - recorded, recorded)
+        assert c.db["documents"].count == total
 
 
 # --- registering folders --------------------------------------------------------------------
