@@ -92,6 +92,35 @@ class NewChunk:
 
 
 @dataclass(frozen=True)
+class ChunkText:
+    """A chunk with where it comes from: what synthesis reads."""
+
+    id: int
+    document_id: int
+    path: str
+    title: str | None
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class NewReflection:
+    question: str
+    answer: str
+    kind: str  # the synthesis step: direct, indirect, consolidated, entity or cross
+    chunk_ids: tuple[int, ...]  # the chunks it was written from
+
+
+@dataclass(frozen=True)
+class Reflection:
+    id: int
+    question: str
+    answer: str
+    kind: str
+    run_id: int | None  # the run that first taught it; None: not taught yet
+
+
+@dataclass(frozen=True)
 class MemoryStats:
     folders: int
     documents: int
@@ -138,9 +167,17 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("document_id", "documents", "id")],
     )
     db.table("chunks").create_index(["document_id", "ord"])
+    # Names each chunk mentions: how cross-document reflections find related chunks.
+    db.table("chunk_entities").create(
+        {"chunk_id": int, "entity": str}, pk=("chunk_id", "entity"),
+        foreign_keys=[("chunk_id", "chunks", "id")],
+    )
+    db.table("chunk_entities").create_index(["entity"])
+    # state: active, or orphaned (its text is gone: dropped from the memory at the next teach).
+    # run_id: the training run that first taught it (NULL: not taught yet).
     db.table("reflections").create(
         {"id": int, "memory_id": int, "question": str, "answer": str, "kind": str,
-         "state": str, "generator": str, "created_at": str},
+         "state": str, "generator": str, "run_id": int, "created_at": str},
         pk="id", not_null={"memory_id", "question", "answer", "kind", "state"},
         foreign_keys=[("memory_id", "memories", "id")], defaults={"state": "active"},
     )
@@ -154,8 +191,9 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db.table("reflection_sources").create_index(["chunk_id"])
     db.table("training_runs").create(
         {"id": int, "memory_id": int, "status": str, "strategy": str, "data_hash": str,
-         "base_model": str, "settings": str, "steps": int, "tokens": int, "final_loss": float,
-         "seconds": float, "error": str, "started_at": str, "finished_at": str},
+         "base_model": str, "settings": str, "examples": int, "new_examples": int,
+         "steps": int, "tokens": int, "final_loss": float, "seconds": float, "error": str,
+         "started_at": str, "finished_at": str},
         pk="id", not_null={"memory_id", "status"},
         foreign_keys=[("memory_id", "memories", "id")],
     )
@@ -271,6 +309,19 @@ class Catalog:
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+    def is_locked(self, name: str) -> bool:
+        """Whether some process holds `lock(name)` right now (a teach under way)."""
+        path = self.path.parent / "locks" / f"{name}.lock"
+        if not path.exists():
+            return False
+        with open(path, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
 
     # --- memories ---------------------------------------------------------------------------
 
@@ -495,17 +546,192 @@ class Catalog:
             ).rowcount
             # Row ids of deleted chunks can be reused: no source may point at a stranger.
             self.db.execute(f"DELETE FROM reflection_sources WHERE chunk_id IN ({marks})", batch)
+            self.db.execute(f"DELETE FROM chunk_entities WHERE chunk_id IN ({marks})", batch)
             self.db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", batch)
         return orphaned
+
+    # --- teaching ---------------------------------------------------------------------------
+
+    def untaught_chunks(self, memory_id: int) -> list[ChunkText]:
+        """Chunks no reflection has been written for yet, in document order."""
+        return self._chunk_texts("d.memory_id = ? AND c.synthesized_at IS NULL", [memory_id])
+
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> list[ChunkText]:
+        marks = ",".join("?" * len(chunk_ids))
+        return self._chunk_texts(f"c.id IN ({marks})", list(chunk_ids)) if chunk_ids else []
+
+    def _chunk_texts(self, where: str, args: list[Any]) -> list[ChunkText]:
+        rows = self.db.execute(
+            "SELECT c.id, c.document_id, d.path, d.title, c.heading, c.text FROM chunks c "
+            f"JOIN documents d ON c.document_id = d.id WHERE {where} ORDER BY d.path, c.ord",
+            args,
+        ).fetchall()
+        return [ChunkText(*row) for row in rows]
+
+    def related_chunks(
+        self, memory_id: int, entities: Sequence[str], exclude: int, limit: int
+    ) -> list[int]:
+        """Chunks already taught that mention the most of `entities`, most shared first."""
+        if not entities:
+            return []
+        marks = ",".join("?" * len(entities))
+        rows = self.db.execute(
+            "SELECT e.chunk_id, count(*) AS shared FROM chunk_entities e "
+            "JOIN chunks c ON c.id = e.chunk_id JOIN documents d ON d.id = c.document_id "
+            f"WHERE d.memory_id = ? AND e.entity IN ({marks}) AND e.chunk_id != ? "
+            "AND c.synthesized_at IS NOT NULL GROUP BY e.chunk_id "
+            "ORDER BY shared DESC, e.chunk_id LIMIT ?",
+            [memory_id, *entities, exclude, limit],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def save_reflections(
+        self,
+        memory_id: int,
+        chunk_id: int,
+        reflections: Sequence[NewReflection],
+        entities: Sequence[str],
+        generator: str,
+    ) -> None:
+        """What one chunk taught, its names, and that it is done: one transaction, so a chunk is
+        either wholly synthesized or not at all (a killed run redoes only unfinished chunks)."""
+        with self.atomic():
+            created = now()
+            for r in reflections:
+                rid = self._insert("reflections", {
+                    "memory_id": memory_id, "question": r.question, "answer": r.answer,
+                    "kind": r.kind, "generator": generator, "created_at": created,
+                })
+                for source in dict.fromkeys(r.chunk_ids):
+                    self.db.execute(
+                        "INSERT INTO reflection_sources (reflection_id, chunk_id, document_id) "
+                        "SELECT ?, id, document_id FROM chunks WHERE id = ?", [rid, source],
+                    )
+            self.db.execute("DELETE FROM chunk_entities WHERE chunk_id = ?", [chunk_id])
+            self.db.table("chunk_entities").insert_all(
+                ({"chunk_id": chunk_id, "entity": e} for e in dict.fromkeys(entities)),
+            )
+            self.db.execute("UPDATE chunks SET synthesized_at = ? WHERE id = ?",
+                            [created, chunk_id])
+
+    def reflections(self, memory_id: int, state: str = "active") -> list[Reflection]:
+        rows = self.db.execute(
+            "SELECT id, question, answer, kind, run_id FROM reflections "
+            "WHERE memory_id = ? AND state = ? ORDER BY id", [memory_id, state],
+        ).fetchall()
+        return [Reflection(*row) for row in rows]
+
+    def reflection_sources(self, reflection_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The documents each reflection was written from, by path."""
+        out: dict[int, list[str]] = {}
+        for batch in _batches(list(reflection_ids)):
+            marks = ",".join("?" * len(batch))
+            for rid, path in self.db.execute(
+                "SELECT DISTINCT s.reflection_id, d.path FROM reflection_sources s "
+                f"JOIN documents d ON d.id = s.document_id WHERE s.reflection_id IN ({marks}) "
+                "ORDER BY d.path", batch,
+            ):
+                out.setdefault(rid, []).append(path)
+        return out
+
+    def start_run(self, memory_id: int, **fields: Any) -> int:
+        with self.atomic():
+            self.db.execute("UPDATE memories SET state = 'teaching', error = NULL WHERE id = ?",
+                            [memory_id])
+            return self._insert("training_runs", {
+                "memory_id": memory_id, "status": "running", "started_at": now(), **fields,
+            })
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        adapter: str | None = None,
+        base_model: str | None = None,
+        taught: Sequence[int] = (),
+        **fields: Any,
+    ) -> None:
+        """Record how a run ended; a finished one makes its adapter the memory's, marks what it
+        taught, and drops the orphaned reflections it has forgotten. One transaction."""
+        with self.atomic():
+            run = self.db.table("training_runs").get(run_id)
+            memory_id = run["memory_id"]
+            self.db.table("training_runs").update(
+                run_id, {"status": status, "finished_at": now(), **fields}
+            )
+            state, error = ("error", fields.get("error")) if status == "failed" else ("idle", None)
+            self.db.execute("UPDATE memories SET state = ?, error = ? WHERE id = ?",
+                            [state, error, memory_id])
+            if status != "done" or adapter is None:
+                return
+            self.db.execute("UPDATE adapters SET active = 0 WHERE memory_id = ?", [memory_id])
+            self._insert("adapters", {
+                "memory_id": memory_id, "run_id": run_id, "path": adapter,
+                "base_model": base_model, "active": 1, "created_at": now(),
+            })
+            for batch in _batches(list(taught)):
+                marks = ",".join("?" * len(batch))
+                self.db.execute(
+                    f"UPDATE reflections SET run_id = ? WHERE run_id IS NULL AND id IN ({marks})",
+                    [run_id, *batch],
+                )
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM reflections WHERE memory_id = ? AND state = 'orphaned'",
+                [memory_id],
+            )]
+            for batch in _batches(ids):
+                marks = ",".join("?" * len(batch))
+                self.db.execute(f"DELETE FROM reflection_sources WHERE reflection_id IN ({marks})",
+                                batch)
+                self.db.execute(f"DELETE FROM reflections WHERE id IN ({marks})", batch)
+
+    def interrupted_runs(self, memory_id: int) -> None:
+        """Runs left "running" by a process that was killed: say so, and free the memory."""
+        with self.atomic():
+            self.db.execute(
+                "UPDATE training_runs SET status = 'interrupted' "
+                "WHERE memory_id = ? AND status = 'running'", [memory_id],
+            )
+            self.db.execute(
+                "UPDATE memories SET state = 'idle' WHERE id = ? AND state = 'teaching'",
+                [memory_id],
+            )
+
+    def forget_all(self, memory_id: int) -> None:
+        """Nothing the memory learnt from is left: drop its orphans and its adapter."""
+        with self.atomic():
+            self.db.execute(
+                "DELETE FROM reflection_sources WHERE reflection_id IN "
+                "(SELECT id FROM reflections WHERE memory_id = ? AND state = 'orphaned')",
+                [memory_id],
+            )
+            self.db.execute(
+                "DELETE FROM reflections WHERE memory_id = ? AND state = 'orphaned'", [memory_id]
+            )
+            self.db.execute("UPDATE adapters SET active = 0 WHERE memory_id = ?", [memory_id])
+
+    def runs(self, memory_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT * FROM training_runs WHERE memory_id = ? ORDER BY id", [memory_id]
+        ))
+
+    def adapter(self, memory_id: int) -> dict[str, Any] | None:
+        """The memory's active adapter; its "path" absolute (stored relative to the catalog's
+        folder, so a data folder that moves keeps its adapters)."""
+        rows = list(self.db.query(
+            "SELECT * FROM adapters WHERE memory_id = ? AND active = 1 ORDER BY id DESC LIMIT 1",
+            [memory_id],
+        ))
+        if not rows:
+            return None
+        return {**rows[0], "path": str(self.path.parent / rows[0]["path"])}
 
     # --- summaries --------------------------------------------------------------------------
 
     def stats(self, memory_id: int) -> MemoryStats:
         one = self._count
-        adapter = list(self.db.query(
-            "SELECT path FROM adapters WHERE memory_id = ? AND active = 1 "
-            "ORDER BY id DESC LIMIT 1", [memory_id]
-        ))
+        adapter = self.adapter(memory_id)
         chunk_join = "FROM chunks c JOIN documents d ON c.document_id = d.id WHERE d.memory_id = ?"
         return MemoryStats(
             folders=one("SELECT count(*) FROM folders WHERE memory_id = ?", memory_id),
@@ -526,7 +752,7 @@ class Catalog:
                 "SELECT count(*) FROM reflections WHERE memory_id = ? AND state = 'orphaned'",
                 memory_id,
             ),
-            adapter=adapter[0]["path"] if adapter else None,
+            adapter=adapter["path"] if adapter else None,
         )
 
     def errors(self, memory_id: int) -> list[tuple[str, str]]:
@@ -554,10 +780,12 @@ class Catalog:
         return int(self.db.execute(sql, list(args)).fetchone()[0])
 
 
-def memory_state(memory: Memory, stats: MemoryStats) -> str:
-    """The state `memo status` and the app show: empty, stale, teaching, ready or error."""
-    if memory.state in ("teaching", "error"):
-        return memory.state
+def memory_state(memory: Memory, stats: MemoryStats, teaching: bool = False) -> str:
+    """The state `memo status` and the app show: empty, stale, teaching, ready or error.
+    `teaching`: a teach holds the memory's lock now (a "teaching" state without it is the trace
+    of a killed process)."""
+    if teaching or memory.state == "error":
+        return "teaching" if teaching else "error"
     if not (stats.chunks or stats.reflections or stats.orphaned_reflections or stats.adapter):
         return "empty"
     if stats.untaught_chunks or stats.orphaned_reflections or stats.adapter is None:

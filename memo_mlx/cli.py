@@ -20,12 +20,13 @@ from .chunking import Chunker
 from .errors import MemoError
 from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
 from .settings import load_defaults
+from .synthesis import SynthesisProgress
+from .teach import STRATEGIES, TeachProgress, TeachReport, TeachSettings, teach_memory
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 # Commands whose engine parts land in later issues answer with EXIT_USAGE until then.
 NOT_YET = {
-    "teach": "teach a memory",
     "bench": "the knowledge benchmark",
 }
 
@@ -74,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true",
                       help="one JSON object per memory scanned, one per line")
     scan.set_defaults(handler=cmd_scan)
+
+    teach = sub.add_parser("teach", help="scan, write reflections for new text, train the memory")
+    teach.add_argument("--memory", metavar="NAME", help="default: every memory")
+    teach.add_argument("--json", action="store_true",
+                       help="one JSON object per memory taught, one per line")
+    teach.add_argument("--strategy", choices=STRATEGIES, default=None,
+                       help="how new text is added to a trained memory (default: settings)")
+    teach.add_argument("--generator", metavar="URL",
+                       help="an OpenAI-compatible endpoint that writes the reflections "
+                            "(e.g. http://localhost:1234/v1); default: the local model")
+    teach.add_argument("--generator-model", metavar="NAME", default="local-model",
+                       help="the model name to ask the endpoint for")
+    teach.set_defaults(handler=cmd_teach)
 
     watch = sub.add_parser("watch", help="watch the folders and take in changes until ^C")
     watch.add_argument("--memory", metavar="NAME", help="default: every memory")
@@ -212,7 +226,7 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
         "documents": stats.documents,
         "chunks": stats.chunks,
         "reflections": stats.reflections,
-        "state": memory_state(memory, stats),
+        "state": memory_state(memory, stats, catalog.is_locked(f"teach-{memory.id}")),
         "adapter": stats.adapter,
         "missing": [f.path for f in folders if f.state == "missing"],
         "failed": stats.failed,
@@ -347,6 +361,71 @@ def cmd_watch(args: argparse.Namespace) -> int:
         for c in worker_catalog:
             c.close()
     return 0
+
+
+def cmd_teach(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .runtime import ModelRuntime
+    from .synthesis import EndpointGenerator, Generator, LocalGenerator
+
+    settings = TeachSettings.from_defaults()
+    if args.strategy:
+        settings = replace(settings, strategy=args.strategy)
+    with _catalog() as catalog:
+        memories = _selected(catalog, args.memory)
+        chunker = Chunker()
+        _progress("Loading the model...")
+        with ModelRuntime() as runtime:
+            generator: Generator = (
+                EndpointGenerator(args.generator, args.generator_model) if args.generator
+                else LocalGenerator(runtime, runtime.loaded.result().source.name)
+            )
+            for memory in memories:
+                report = teach_memory(catalog, memory, runtime, chunker=chunker,
+                                      generator=generator, settings=settings,
+                                      on_progress=_teach_progress)
+                _progress("\r\x1b[K", end="")
+                if args.json:
+                    print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
+                else:
+                    _print_teach(report)
+    return 0
+
+
+def _teach_progress(p: TeachProgress) -> None:
+    d = p.detail
+    if isinstance(d, ScanProgress):
+        line = f"Reading {d.done + 1}/{d.total}  {Path(d.path).name}"
+    elif isinstance(d, SynthesisProgress):
+        line = f"Writing reflections {d.done + 1}/{d.total} ({d.step})  {Path(d.path).name}"
+    else:
+        width = 24
+        filled = round(width * d.step / max(d.total_steps, 1))
+        eta = f"{int(d.eta_seconds) // 60}:{int(d.eta_seconds) % 60:02}"
+        line = (f"Training [{'#' * filled}{'.' * (width - filled)}] {d.step}/{d.total_steps}"
+                f"  loss {d.loss:.3f}  {d.tokens_per_second:.0f} tok/s  ETA {eta}")
+    _progress(f"\r\x1b[K{line[:110]}", end="")
+
+
+def _print_teach(r: TeachReport) -> None:
+    _print_scan(r.scan)
+    s = r.synthesis
+    if s is not None and s.chunks:
+        steps = ", ".join(f"{k} {v.produced}" + (f" (-{v.discarded})" if v.discarded else "")
+                          for k, v in s.steps.items())
+        print(f"  reflections: {s.pairs} new from {s.chunks} chunks by {s.generator} ({steps})")
+    if r.training is None:
+        print(f"  nothing new to train; {r.reflections_total} reflections"
+              + (f", adapter {r.adapter}" if r.adapter else ""))
+    elif r.cancelled:
+        print(f"  training stopped at step {r.training.steps}; `memo teach` resumes it")
+    else:
+        t = r.training
+        print(f"  trained ({r.strategy}): {t.steps} steps, {t.tokens} tokens, final loss "
+              f"{t.final_loss:.3f}, {t.seconds:.0f} s" +
+              (f" (resumed at step {t.resumed_from})" if t.resumed_from else ""))
+        print(f"  adapter: {r.adapter}")
 
 
 def _note(as_json: bool, event: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import mlx.core as mx
@@ -120,20 +121,31 @@ class ModelRuntime:
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         max_tokens: int | None = None,
+        adapter: Path | None = None,
     ) -> Future[Reply]:
         """Answer a chat; `on_text` receives each new piece of text as it is generated.
 
         Setting `cancel` stops generation at the next token; the reply then has
-        finish_reason "cancelled" and the text so far.
+        finish_reason "cancelled" and the text so far. With `adapter` (a memory's adapter
+        folder) the base answers with that memory attached, and is the plain base again after.
         """
         settings = self.settings
         if settings.system_prompt and (not messages or messages[0]["role"] != "system"):
             messages = [{"role": "system", "content": settings.system_prompt}, *messages]
-        return self.submit(
-            lambda base: _generate(
-                base, messages, settings, on_text, cancel, max_tokens or settings.max_tokens
-            )
-        )
+        limit = max_tokens or settings.max_tokens
+
+        def job(base: BaseModel) -> Reply:
+            if adapter is None:
+                return _generate(base, messages, settings, on_text, cancel, limit)
+            from .training import attach_adapter, detach_adapter
+
+            attach_adapter(base.model, adapter)
+            try:
+                return _generate(base, messages, settings, on_text, cancel, limit)
+            finally:
+                detach_adapter(base.model)
+
+        return self.submit(job)
 
     def close(self) -> None:
         """Drop queued jobs, let the one under way finish, and free the model."""

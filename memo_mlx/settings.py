@@ -1,7 +1,8 @@
 """Where MeMo keeps its data, where its resources are, and its default settings.
 
 `MEMO_HOME` overrides the data folder (tests and benchmarks always set it); otherwise it is
-the platform's per-user app-data folder. Defaults live in `resources/settings.toml`, not in code.
+the platform's per-user app-data folder. Defaults live in `resources/settings.toml`, not in code;
+a `settings.toml` in MEMO_HOME overrides them section by section.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from .errors import MemoError
 
 APP_NAME = "MeMo"
 
@@ -54,10 +57,33 @@ class GenerationSettings:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
+USER_SETTINGS = "settings.toml"
+
+
 @cache
-def load_defaults() -> dict[str, Any]:
+def _bundled() -> dict[str, Any]:
     with open(resources_dir() / "settings.toml", "rb") as f:
         return tomllib.load(f)
+
+
+def load_defaults() -> dict[str, Any]:
+    """The bundled defaults, each section overridden by the user's own `settings.toml` in
+    MEMO_HOME where there is one (read at every call: it is small, and may change)."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in _bundled().items()}
+    path = memo_home() / USER_SETTINGS
+    if not path.is_file():
+        return merged
+    try:
+        with open(path, "rb") as f:
+            user = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise MemoError(f"{path}: not readable settings ({e})") from e
+    for section, values in user.items():
+        if isinstance(values, dict) and isinstance(merged.get(section), dict):
+            merged[section].update(values)
+        else:
+            merged[section] = values
+    return merged
 
 
 def generation_settings() -> GenerationSettings:

@@ -11,6 +11,8 @@ from gguf import GGMLQuantizationType as QT
 
 from tiny import TinyModel, write_tiny_gguf
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
 # Qt widgets run without a display in tests.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -18,16 +20,27 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test keeps its data in tmp_path and cannot reach the network: privacy is the
-    product, so a test that tries to connect anywhere fails."""
+    product, so a test that tries to connect anywhere but this machine's loopback (where a test
+    may run its own server) fails."""
     monkeypatch.setenv("MEMO_HOME", str(tmp_path / "memo-home"))
     monkeypatch.delenv("MEMO_MODEL", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    connect, create_connection = socket.socket.connect, socket.create_connection
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise OSError("network access attempted in a test")
+    def check(address: object) -> None:
+        if isinstance(address, tuple) and address[0] not in LOOPBACK:
+            raise OSError(f"network access attempted in a test: {address}")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+    def guarded_connect(self: socket.socket, address: object) -> None:
+        check(address)
+        connect(self, address)
+
+    def guarded_create_connection(address: tuple[str, int], *args: object, **kwargs: object):
+        check(address)
+        return create_connection(address, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "create_connection", guarded_create_connection)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,8 @@ def window(qtbot, tiny_q8):
 
 def test_question_streams_an_answer(qtbot, window):
     chat = window.chat
-    assert "tiny-test-model" in window.model_label.text()
+    # The label is set by a queued slot that may run just after waitSignal returned.
+    qtbot.waitUntil(lambda: "tiny-test-model" in window.model_label.text(), timeout=5_000)
     assert chat.input.isEnabled()
     qtbot.keyClicks(chat.input, "the hat")
     with qtbot.waitSignal(window.engine.finished, timeout=60_000) as done:

@@ -16,7 +16,7 @@ from memo_mlx.catalog import (
 )
 
 TABLES = {"memories", "folders", "documents", "chunks", "reflections", "reflection_sources",
-          "training_runs", "adapters", "chats", "messages", "migrations"}
+          "chunk_entities", "training_runs", "adapters", "chats", "messages", "migrations"}
 
 
 def chunk(text: str) -> NewChunk:

@@ -1,0 +1,342 @@
+"""Reflection synthesis: the question-answer pairs a memory is trained on.
+
+The method of MeMo (arXiv 2605.15156) in five steps, run for every chunk not yet taught:
+1. direct facts, 2. indirect facts (two statements combined), 3. consolidation of pairs about one
+subject into multi-fact questions, 4. entity surfacing (reverse "which one?" questions answered
+by a name), 5. cross-document questions over chunks that share names. Every pair of every step
+goes through verification: the question must stand on its own (names its subject, no "the text",
+no dangling pronoun) and the answer must be supported by the source, checked, not assumed; a
+model-written pair that fails gets one rewrite, then is discarded.
+
+A generator is a chat model: the active local base model, or any OpenAI-compatible endpoint the
+user names (LM Studio, Ollama: a bigger model, still on the machine). It is used only if it passes
+a self-check on a known passage; the bundled 135M model does not (it repeats one question and
+writes no answers), and then every step is derived from the text by rule (`derive`). Either way
+every chunk gets coverage: a step a model leaves empty is filled by rule.
+
+Resumable: a chunk's reflections, its names and its "done" mark are stored in one transaction, so
+a killed or cancelled run redoes only the chunks it had not finished. Prompts are files in
+`resources/prompts/`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from string import Template
+from typing import Any, Protocol
+
+from . import derive
+from .catalog import Catalog, ChunkText, Memory, NewReflection
+from .errors import MemoError
+from .settings import load_defaults, memo_home, resources_dir
+
+STEPS = ("direct", "indirect", "consolidated", "entity", "cross")
+_PAIR = re.compile(r"^\s*Q\s*[:.)-]\s*(?P<q>.+?)\s*\n\s*A\s*[:.)-]\s*(?P<a>.+?)\s*$", re.M | re.I)
+
+Message = dict[str, str]
+
+
+class SynthesisError(MemoError):
+    pass
+
+
+@dataclass(frozen=True)
+class SynthesisSettings:
+    pairs_per_step: int = 8  # what a model is asked for per step and chunk
+    related_chunks: int = 3  # partners per chunk for cross-document questions
+    max_tokens: int = 512  # per model reply
+
+    @classmethod
+    def from_defaults(cls) -> SynthesisSettings:
+        known = {f.name for f in fields(cls)}
+        values = load_defaults().get("synthesis", {})
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+class Generator(Protocol):
+    """A chat model that writes reflections."""
+
+    name: str
+
+    def chat(self, messages: list[Message], max_tokens: int) -> str: ...
+
+
+class LocalGenerator:
+    """The active base model, through the engine thread that owns it."""
+
+    def __init__(self, runtime: Any, name: str):
+        self.runtime = runtime
+        self.name = f"local:{name}"
+
+    def chat(self, messages: list[Message], max_tokens: int) -> str:
+        return str(self.runtime.generate(messages, max_tokens=max_tokens).result().text)
+
+
+class EndpointGenerator:
+    """An OpenAI-compatible chat endpoint the user named (e.g. http://localhost:1234/v1).
+
+    The only network MeMo uses for synthesis, and only when asked: the user chose the address.
+    """
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None,
+                 timeout: float = 300.0):
+        if not re.match(r"^https?://", base_url):
+            raise SynthesisError(f"{base_url}: a generator endpoint is an http(s) URL")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model, self.api_key, self.timeout = model, api_key, timeout
+        self.name = f"endpoint:{model}@{base_url}"
+
+    def chat(self, messages: list[Message], max_tokens: int) -> str:
+        body = json.dumps({"model": self.model, "messages": messages, "temperature": 0,
+                           "max_tokens": max_tokens}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(self.url, data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                reply = json.load(response)
+            return str(reply["choices"][0]["message"]["content"])
+        except urllib.error.URLError as e:
+            raise SynthesisError(f"{self.url}: the generator did not answer ({e.reason})") from e
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise SynthesisError(f"{self.url}: not an OpenAI-style chat reply ({e})") from e
+
+
+@dataclass
+class StepCount:
+    produced: int = 0  # pairs kept
+    discarded: int = 0  # pairs that failed verification or repeated another
+
+
+@dataclass(frozen=True)
+class SynthesisProgress:
+    done: int  # chunks finished
+    total: int
+    step: str
+    path: str
+
+
+@dataclass
+class SynthesisReport:
+    generator: str  # who wrote the reflections: a model, or "rules"
+    chunks: int = 0  # chunks synthesized in this run
+    pairs: int = 0
+    steps: dict[str, StepCount] = field(default_factory=lambda: {s: StepCount() for s in STEPS})
+    by_rule: int = 0  # steps a model left empty, filled by rule
+    model_check: str = ""  # why a model generator was (not) used
+    cancelled: bool = False
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator, "chunks": self.chunks, "pairs": self.pairs,
+            "steps": {k: {"produced": v.produced, "discarded": v.discarded}
+                      for k, v in self.steps.items()},
+            "filled_by_rule": self.by_rule, "model_check": self.model_check,
+            "cancelled": self.cancelled, "seconds": round(self.seconds, 3),
+        }
+
+
+def prompt(name: str, **values: object) -> str:
+    text = (resources_dir() / "prompts" / f"{name}.txt").read_text()
+    return Template(text).safe_substitute({k: str(v) for k, v in values.items()})
+
+
+def parse_pairs(reply: str) -> list[tuple[str, str]]:
+    """The "Q: ... / A: ..." pairs of a model's reply."""
+    return [(m["q"], m["a"]) for m in _PAIR.finditer(reply) if m["q"].lower() != "none"]
+
+
+def check_generator(generator: Generator, settings: SynthesisSettings) -> tuple[bool, str]:
+    """Whether `generator` writes usable reflections: asked about a known passage, at least three
+    of its pairs must stand on their own and be supported by the passage. The verdict is kept
+    in MEMO_HOME: a slow local model is tested once, not at every teach."""
+    cache = memo_home() / "cache" / "generator-checks.json"
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if generator.name in known:
+        ok, why = known[generator.name]
+        return bool(ok), str(why)
+    passage = (resources_dir() / "prompts" / "selfcheck.txt").read_text().strip()
+    try:
+        reply = generator.chat(
+            [{"role": "user", "content": prompt("direct", text=passage, context="a test",
+                                                count=5)}],
+            min(settings.max_tokens, 256),
+        )
+    except SynthesisError as e:  # not a verdict: the endpoint may be up next time
+        return False, str(e)
+    pairs = parse_pairs(reply)
+    good = [p for p in pairs if _verified(*p, passage)]
+    verdict = (True, f"{len(good)} of {len(pairs)} test pairs verified") if len(good) >= 3 else (
+        False, f"{generator.name} wrote {len(good)} usable pairs of {len(pairs)} on a test "
+               "passage; reflections are derived from the text by rule")
+    known[generator.name] = list(verdict)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_suffix(".tmp")
+    partial.write_text(json.dumps(known, indent=1))
+    partial.replace(cache)
+    return verdict
+
+
+def _verified(question: str, answer: str, source: str) -> bool:
+    return (question.endswith("?") and derive.self_contained(question)
+            and derive.supported(answer, source))
+
+
+def _key(question: str) -> str:
+    return " ".join(re.findall(r"\w+", question.lower()))
+
+
+def synthesize(
+    catalog: Catalog,
+    memory: Memory,
+    *,
+    generator: Generator | None = None,
+    settings: SynthesisSettings | None = None,
+    on_progress: Callable[[SynthesisProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> SynthesisReport:
+    """Write reflections for every chunk of the memory not yet taught (see the module doc)."""
+    settings = settings or SynthesisSettings.from_defaults()
+    start = time.perf_counter()
+    chunks = catalog.untaught_chunks(memory.id)
+    use_model, why = (False, "no model generator")
+    if generator is not None and chunks:
+        use_model, why = check_generator(generator, settings)
+    writer = _ModelSteps(generator, settings) if use_model and generator else None
+    report = SynthesisReport(generator=generator.name if writer and generator else "rules",
+                             model_check=why)
+    for index, chunk in enumerate(chunks):
+        if cancel is not None and cancel.is_set():
+            report.cancelled = True
+            break
+
+        def progress(step: str, index: int = index, chunk: ChunkText = chunk) -> None:
+            if on_progress is not None:
+                on_progress(SynthesisProgress(index, len(chunks), step, chunk.path))
+
+        reflections, names = _chunk_reflections(catalog, memory, chunk, writer, settings,
+                                                report, progress)
+        if cancel is not None and cancel.is_set():  # mid-chunk: redone whole next time
+            report.cancelled = True
+            break
+        catalog.save_reflections(memory.id, chunk.id, reflections, names, report.generator)
+        report.chunks += 1
+        report.pairs += len(reflections)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def context_of(chunk: ChunkText) -> str:
+    """What a chunk is about, for questions that must name their subject."""
+    return chunk.heading or chunk.title or Path(chunk.path).stem.replace("_", " ")
+
+
+def _chunk_reflections(
+    catalog: Catalog,
+    memory: Memory,
+    chunk: ChunkText,
+    writer: _ModelSteps | None,
+    settings: SynthesisSettings,
+    report: SynthesisReport,
+    progress: Callable[[str], None],
+) -> tuple[list[NewReflection], list[str]]:
+    context = context_of(chunk)
+    derived = derive.derive(chunk.text, context=context)
+    kept: dict[str, NewReflection] = {}
+
+    def keep(step: str, pairs: Sequence[tuple[str, str]], sources: tuple[int, ...]) -> int:
+        count = report.steps[step]
+        added = 0
+        for question, answer in pairs:
+            if _key(question) in kept:
+                count.discarded += 1
+                continue
+            kept[_key(question)] = NewReflection(question, answer, step, sources)
+            count.produced += 1
+            added += 1
+        return added
+
+    own = (chunk.id,)
+    for step in ("direct", "indirect", "consolidated", "entity"):
+        progress(step)
+        by_rule = [(p.question, p.answer) for p in derived.get(step, [])]
+        if writer is None:
+            keep(step, by_rule, own)
+            continue
+        written = writer.step(step, chunk, context, [(r.question, r.answer)
+                                                     for r in kept.values()], report)
+        if not keep(step, written, own) and by_rule:
+            report.by_rule += 1
+            keep(step, by_rule, own)
+
+    progress("cross")
+    names = derive.entities(chunk.text)
+    partners = catalog.chunk_texts(
+        catalog.related_chunks(memory.id, names, chunk.id, settings.related_chunks)
+    )
+    for other in partners:
+        if writer is not None:
+            written = writer.cross(chunk, context, other, report)
+            if keep("cross", written, (chunk.id, other.id)):
+                continue
+        pairs = derive.cross_pairs([(chunk.id, chunk.text), (other.id, other.text)],
+                                   contexts={chunk.id: context, other.id: context_of(other)})
+        keep("cross", [(p.question, p.answer) for p, _ in pairs], (chunk.id, other.id))
+    return list(kept.values()), names
+
+
+class _ModelSteps:
+    """The steps as a model writes them, each pair verified (one rewrite, then discarded)."""
+
+    def __init__(self, generator: Generator, settings: SynthesisSettings):
+        self.generator, self.settings = generator, settings
+
+    def _ask(self, text: str) -> list[tuple[str, str]]:
+        reply = self.generator.chat([{"role": "user", "content": text}], self.settings.max_tokens)
+        return parse_pairs(reply)
+
+    def step(self, step: str, chunk: ChunkText, context: str,
+             earlier: list[tuple[str, str]], report: SynthesisReport) -> list[tuple[str, str]]:
+        count = self.settings.pairs_per_step
+        if step == "consolidated":
+            if len(earlier) < 2:
+                return []
+            listed = "\n".join(f"Q: {q}\nA: {a}" for q, a in earlier)
+            raw = self._ask(prompt("consolidate", pairs=listed, count=count))
+        else:
+            name = {"direct": "direct", "indirect": "indirect", "entity": "entity"}[step]
+            raw = self._ask(prompt(name, text=chunk.text, context=context, count=count))
+        return self._verify(step, raw, chunk.text, context, report)
+
+    def cross(self, chunk: ChunkText, context: str, other: ChunkText,
+              report: SynthesisReport) -> list[tuple[str, str]]:
+        raw = self._ask(prompt("cross", text=chunk.text, context=context, other_text=other.text,
+                               other_context=context_of(other), count=2))
+        return self._verify("cross", raw, f"{chunk.text}\n{other.text}", context, report)
+
+    def _verify(self, step: str, pairs: list[tuple[str, str]], source: str, context: str,
+                report: SynthesisReport) -> list[tuple[str, str]]:
+        good = []
+        for question, answer in pairs:
+            if not _verified(question, answer, source):
+                rewritten = self._ask(prompt("rewrite", text=source, context=context,
+                                             question=question, answer=answer))
+                if not rewritten or not _verified(*rewritten[0], source):
+                    report.steps[step].discarded += 1
+                    continue
+                question, answer = rewritten[0]
+            good.append((question, answer))
+        return good

@@ -1,0 +1,256 @@
+"""Teaching a memory: scan its folders, write reflections for new text, train its adapter.
+
+What is trained depends on what changed since the adapter was made:
+- nothing new and nothing forgotten: no training at all;
+- text removed (orphaned reflections) or no adapter yet: a full retrain on every active
+  reflection, from scratch; LoRA cannot un-learn selectively, so forgetting means retraining
+  without what was forgotten;
+- only new text: the configured strategy, "incremental" (continue the adapter on the new
+  reflections plus a replay sample of the old ones), "ties" (train an adapter on the new ones
+  alone and TIES-merge it into the old), or "full".
+
+Training runs on the engine thread (the one that owns the base model, see `runtime`). Every run
+is recorded in the catalog; the adapter file is replaced atomically. A killed `memo teach`
+resumes: synthesis skips the chunks it finished, and training resumes from its checkpoint
+because the same data gives the same run key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .catalog import Catalog, Memory, Reflection
+from .chunking import Chunker
+from .errors import MemoError
+from .ingest import ScanProgress, ScanReport, scan_memory
+from .settings import load_defaults, memo_home
+from .synthesis import Generator, SynthesisProgress, SynthesisReport, synthesize
+from .training import Example, TrainProgress, TrainResult, TrainSettings, train_adapter
+
+STRATEGIES = ("incremental", "ties", "full")
+
+
+class TeachError(MemoError):
+    pass
+
+
+@dataclass(frozen=True)
+class TeachSettings:
+    strategy: str = "incremental"
+    replay: float = 1.0  # old reflections replayed per new one (incremental)
+    min_replay: int = 16
+    rho: float = 0.3  # TIES: the share of each update's largest values kept
+
+    @classmethod
+    def from_defaults(cls) -> TeachSettings:
+        known = {f.name for f in fields(cls)}
+        values = load_defaults().get("teaching", {})
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def train_settings() -> TrainSettings:
+    return TrainSettings.from_dict(load_defaults().get("training", {}))
+
+
+@dataclass(frozen=True)
+class TeachProgress:
+    phase: str  # "scan", "synthesis" or "training"
+    detail: ScanProgress | SynthesisProgress | TrainProgress
+
+
+@dataclass
+class TeachReport:
+    scan: ScanReport
+    synthesis: SynthesisReport | None = None
+    strategy: str = "none"  # what training did: full, incremental, ties, or none
+    reflections_new: int = 0  # reflections this teach taught for the first time
+    reflections_total: int = 0
+    training: TrainResult | None = None
+    adapter: str | None = None
+    cancelled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        t = self.training
+        return {
+            **self.scan.to_json(),
+            "reflections": {"new": self.reflections_new, "total": self.reflections_total},
+            "synthesis": self.synthesis.to_json() if self.synthesis else None,
+            "strategy": self.strategy,
+            "training": {
+                "steps": t.steps if t else 0,
+                "tokens": t.tokens if t else 0,
+                "seconds": round(t.seconds, 2) if t else 0.0,
+                "final_loss": t.final_loss if t else None,
+                "resumed_from": t.resumed_from if t else 0,
+            },
+            "adapter": self.adapter,
+            "cancelled": self.cancelled,
+        }
+
+
+@dataclass(frozen=True)
+class _Plan:
+    strategy: str
+    examples: list[Reflection]
+    new: list[Reflection]
+    init: Path | None
+
+
+def adapter_dir(memory: Memory) -> Path:
+    return memo_home() / "adapters" / f"memory-{memory.id}"
+
+
+def teach_memory(
+    catalog: Catalog,
+    memory: Memory,
+    runtime: Any,
+    *,
+    chunker: Chunker,
+    generator: Generator | None = None,
+    settings: TeachSettings | None = None,
+    training: TrainSettings | None = None,
+    on_progress: Callable[[TeachProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> TeachReport:
+    """Scan, synthesize and train `memory` (see the module docstring). `runtime` is the
+    `ModelRuntime` whose base model the adapter is trained against."""
+    settings = settings or TeachSettings.from_defaults()
+    training = training or train_settings()
+    if settings.strategy not in STRATEGIES:
+        raise TeachError(f"strategy must be one of {', '.join(STRATEGIES)}, "
+                         f"not {settings.strategy!r}")
+    cancel = cancel or threading.Event()
+
+    def tell(phase: str) -> Callable[[Any], None]:
+        return lambda detail: on_progress(TeachProgress(phase, detail)) if on_progress else None
+
+    with catalog.lock(f"teach-{memory.id}"):
+        catalog.interrupted_runs(memory.id)
+        report = TeachReport(scan=scan_memory(catalog, memory, chunker,
+                                              on_progress=tell("scan"), cancel=cancel))
+        if report.scan.cancelled:
+            report.cancelled = True
+            return report
+        report.synthesis = synthesize(catalog, memory, generator=generator,
+                                      on_progress=tell("synthesis"), cancel=cancel)
+        if report.synthesis.cancelled:
+            report.cancelled = True
+            return report
+        plan = _plan(catalog, memory, settings, training)
+        report.reflections_total = len(catalog.reflections(memory.id))
+        current = catalog.adapter(memory.id)
+        report.adapter = current["path"] if current else None
+        if plan is None:
+            return report
+        report.strategy = plan.strategy
+        _train(catalog, memory, runtime, plan, settings, training, report, tell("training"),
+               cancel)
+    return report
+
+
+def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
+          training: TrainSettings) -> _Plan | None:
+    active = catalog.reflections(memory.id)
+    orphaned = catalog.reflections(memory.id, "orphaned")
+    current = catalog.adapter(memory.id)
+    path = Path(current["path"]) if current else None
+    new = [r for r in active if r.run_id is None]
+    if not active:
+        if orphaned or current:  # everything it knew is gone: nothing left to train on
+            catalog.forget_all(memory.id)
+        return None
+    if path is None or not path.exists() or orphaned:
+        return _Plan("full", active, new, None)
+    if not new:
+        return None
+    if settings.strategy == "full":
+        return _Plan("full", active, new, None)
+    if settings.strategy == "ties":
+        return _Plan("ties", new, new, None)
+    old = [r for r in active if r.run_id is not None]
+    size = min(len(old), max(settings.min_replay, round(settings.replay * len(new))))
+    # Seeded by the data: a resumed run draws the same sample, so its run key matches.
+    rng = random.Random(_digest([r.id for r in new]))
+    replay = sorted(rng.sample(old, size), key=lambda r: r.id)
+    return _Plan("incremental", new + replay, new, path)
+
+
+def _train(
+    catalog: Catalog,
+    memory: Memory,
+    runtime: Any,
+    plan: _Plan,
+    settings: TeachSettings,
+    training: TrainSettings,
+    report: TeachReport,
+    on_progress: Callable[[TrainProgress], None],
+    cancel: threading.Event,
+) -> None:
+    out = adapter_dir(memory)
+    target = out.with_name(out.name + ".batch") if plan.strategy == "ties" else out
+    base_name = str(runtime.loaded.result().source.location)
+    examples = [Example(r.question, r.answer) for r in plan.examples]
+    run_key = _digest([
+        plan.strategy, base_name, asdict(training),
+        [(e.question, e.answer) for e in examples],
+        _file_digest(plan.init / "adapters.safetensors") if plan.init else None,
+    ])
+    run_id = catalog.start_run(
+        memory.id, strategy=plan.strategy, data_hash=run_key, base_model=base_name,
+        settings=json.dumps({**asdict(training), **asdict(settings)}),
+        examples=len(examples), new_examples=len(plan.new),
+    )
+
+    def job(base: Any) -> TrainResult:
+        return train_adapter(base.model, base.tokenizer, examples, target, settings=training,
+                             run_key=run_key, init_adapter=plan.init, on_progress=on_progress,
+                             cancel=cancel)
+
+    future = runtime.submit(job)
+    try:
+        try:
+            result = future.result()
+        except KeyboardInterrupt:  # stop at the next step, with a checkpoint, then say so
+            cancel.set()
+            result = future.result()
+            catalog.finish_run(run_id, "cancelled", steps=result.steps, tokens=result.tokens)
+            raise
+        if plan.strategy == "ties" and not result.cancelled:
+            from .merge import ties_merge
+
+            ties_merge([out, target], out, rho=settings.rho)
+            shutil.rmtree(target, ignore_errors=True)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        catalog.finish_run(run_id, "failed", error=str(e) or type(e).__name__)
+        raise
+    report.training = result
+    if result.cancelled:
+        report.cancelled = True
+        catalog.finish_run(run_id, "cancelled", steps=result.steps, tokens=result.tokens)
+        return
+    catalog.finish_run(
+        run_id, "done", adapter=str(out.relative_to(memo_home())), base_model=base_name,
+        taught=[r.id for r in plan.examples], steps=result.steps, tokens=result.tokens,
+        final_loss=result.final_loss, seconds=result.seconds,
+    )
+    report.adapter = str(out)
+    report.reflections_new = len(plan.new)
+    report.reflections_total = len(catalog.reflections(memory.id))
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"

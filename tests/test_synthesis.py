@@ -1,0 +1,197 @@
+"""Reflection synthesis through the catalog: every chunk covered, steps counted, resumable,
+model generators used only when they pass their check, an OpenAI-style endpoint on loopback."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from memo_mlx.catalog import Catalog
+from memo_mlx.chunking import Chunker, ChunkSettings
+from memo_mlx.ingest import add_paths, scan_memory
+from memo_mlx.models import resolve_source
+from memo_mlx.synthesis import (
+    STEPS,
+    EndpointGenerator,
+    SynthesisError,
+    SynthesisProgress,
+    SynthesisSettings,
+    check_generator,
+    parse_pairs,
+    synthesize,
+)
+
+BRIDGE = (
+    "# The Hollow Bridge\n\nThe Hollow Bridge in Port Aldren was designed by Mara Quill. "
+    "It was finished in 1987 and is 412 metres long.\n"
+)
+QUILL = (
+    "# Mara Quill\n\nMara Quill was born in Tessaly in 1941. She founded the Aldren Institute "
+    "of Bridges in 1990.\n"
+)
+
+
+@pytest.fixture
+def taught_folder(tmp_path: Path, tiny_q8) -> Iterator[tuple[Catalog, Path]]:
+    root = tmp_path / "facts"
+    root.mkdir()
+    (root / "bridge.md").write_text(BRIDGE)
+    (root / "quill.md").write_text(QUILL)
+    with Catalog() as catalog:
+        memory = add_paths(catalog, [root], "facts")
+        chunker = Chunker(resolve_source(str(tiny_q8.path)), ChunkSettings(256, 16))
+        scan_memory(catalog, memory, chunker)
+        yield catalog, root
+
+
+def questions(catalog: Catalog) -> dict[str, str]:
+    memory = catalog.memories()[0]
+    return {r.question: r.answer for r in catalog.reflections(memory.id)}
+
+
+def test_rules_cover_every_chunk_with_self_contained_pairs(taught_folder):
+    catalog, root = taught_folder
+    memory = catalog.memories()[0]
+    seen: list[SynthesisProgress] = []
+    report = synthesize(catalog, memory, generator=None, on_progress=seen.append)
+    assert report.generator == "rules" and report.chunks == 2 and report.pairs >= 6
+    assert set(report.steps) == set(STEPS)
+    assert report.steps["direct"].produced > 0 and report.steps["entity"].produced > 0
+    assert report.pairs == sum(c.produced for c in report.steps.values())
+    pairs = questions(catalog)
+    assert any("1987" in a and "Hollow Bridge" in q for q, a in pairs.items())
+    for q in pairs:
+        assert q.endswith("?") and not re.search(r"\b(the text|the passage)\b", q, re.I)
+    # every chunk is marked done and its reflections name their sources
+    assert catalog.untaught_chunks(memory.id) == []
+    sources = catalog.reflection_sources([r.id for r in catalog.reflections(memory.id)])
+    assert {p for paths in sources.values() for p in paths} == {
+        str(root / "bridge.md"), str(root / "quill.md")}
+    assert {(s.step) for s in seen} >= {"direct", "indirect", "consolidated", "entity", "cross"}
+
+
+def test_cross_document_pairs_cite_both_chunks(taught_folder):
+    catalog, root = taught_folder
+    memory = catalog.memories()[0]
+    report = synthesize(catalog, memory)
+    assert report.steps["cross"].produced >= 1
+    cross = [r for r in catalog.reflections(memory.id) if r.kind == "cross"]
+    sources = catalog.reflection_sources([r.id for r in cross])
+    assert all(len(paths) == 2 for paths in sources.values())
+
+
+def test_only_new_chunks_are_synthesized_and_a_cancel_resumes(taught_folder, tiny_q8):
+    catalog, root = taught_folder
+    memory = catalog.memories()[0]
+    cancel = threading.Event()
+
+    def stop_after_first(p: SynthesisProgress) -> None:
+        if p.done == 1:
+            cancel.set()
+
+    first = synthesize(catalog, memory, on_progress=stop_after_first, cancel=cancel)
+    assert first.cancelled and first.chunks == 1
+    second = synthesize(catalog, memory)
+    assert second.chunks == 1  # only the unfinished one
+    assert synthesize(catalog, memory).chunks == 0
+    (root / "new.md").write_text("# Port Aldren\n\nPort Aldren has 9000 residents.\n")
+    scan_memory(catalog, memory, Chunker(resolve_source(str(tiny_q8.path))))
+    third = synthesize(catalog, memory)
+    assert third.chunks == 1
+    assert any("9000" in a for a in questions(catalog).values())
+
+
+# --- model generators -----------------------------------------------------------------------
+
+
+class FakeChat(BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat server on loopback that answers like a capable model would for
+    the passages of these tests (what it writes is fixed; what MeMo does with it is tested)."""
+
+    good = True
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        text = body["messages"][-1]["content"]
+        if not self.good:
+            reply = "What is the answer to this question: what is the answer?"
+        elif "Hollow Bridge" in text and "Mara Quill was born" not in text:
+            reply = ("Q: Who designed the Hollow Bridge?\nA: Mara Quill designed the Hollow "
+                     "Bridge.\nQ: When was the Hollow Bridge finished?\nA: The Hollow Bridge was "
+                     "finished in 1987.\nQ: How long is the Hollow Bridge?\nA: The Hollow Bridge "
+                     "is 412 metres long.\nQ: What does the text say?\nA: It says 99 things.")
+        else:
+            reply = ("Q: Where was Mara Quill born?\nA: Mara Quill was born in Tessaly.\n"
+                     "Q: When did Mara Quill found the Aldren Institute of Bridges?\nA: Mara "
+                     "Quill founded the Aldren Institute of Bridges in 1990.")
+        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(data.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve(handler: type[FakeChat]) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
+def test_a_capable_endpoint_writes_verified_pairs(taught_folder):
+    catalog, _ = taught_folder
+    memory = catalog.memories()[0]
+    FakeChat.good = True
+    server, url = serve(FakeChat)
+    try:
+        generator = EndpointGenerator(url, "big-model")
+        report = synthesize(catalog, memory, generator=generator)
+    finally:
+        server.shutdown()
+    assert report.generator == generator.name and "verified" in report.model_check
+    pairs = questions(catalog)
+    assert pairs["Who designed the Hollow Bridge?"] == "Mara Quill designed the Hollow Bridge."
+    assert "What does the text say?" not in pairs  # failed verification, rewrite failed too
+    assert report.steps["direct"].discarded >= 1
+
+
+def test_a_model_that_cannot_write_pairs_falls_back_to_rules(taught_folder):
+    catalog, _ = taught_folder
+    memory = catalog.memories()[0]
+    FakeChat.good = False
+    server, url = serve(FakeChat)
+    try:
+        generator = EndpointGenerator(url, "tiny-model")
+        ok, why = check_generator(generator, SynthesisSettings())
+        assert not ok and "usable pairs" in why
+        report = synthesize(catalog, memory, generator=generator)
+    finally:
+        server.shutdown()
+    assert report.generator == "rules" and report.pairs >= 6
+
+
+def test_an_endpoint_that_is_down_is_a_clear_error():
+    with pytest.raises(SynthesisError, match="a generator endpoint is an http"):
+        EndpointGenerator("localhost:1234", "m")
+    generator = EndpointGenerator("http://127.0.0.1:9/v1", "m")
+    with pytest.raises(SynthesisError, match="did not answer"):
+        generator.chat([{"role": "user", "content": "hi"}], 5)
+
+
+def test_parse_pairs():
+    reply = "Sure!\nQ: Who is Ada?\nA: Ada is a cat.\n\nq) What is 2+2?\na) 2+2 is 4.\nQ: none"
+    assert parse_pairs(reply) == [("Who is Ada?", "Ada is a cat."), ("What is 2+2?", "2+2 is 4.")]
+
+
+def test_the_suite_cannot_reach_the_network():
+    with pytest.raises(OSError, match="network access attempted"):
+        socket.create_connection(("192.0.2.1", 80), timeout=1)

@@ -1,0 +1,160 @@
+"""Teaching end to end on real folders, the real catalog and a real (tiny) model: scan,
+reflections, training, strategies, forgetting, runs recorded, a killed teach resumed."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memo_mlx.catalog import Catalog, memory_state
+from memo_mlx.chunking import Chunker
+from memo_mlx.cli import main
+from memo_mlx.ingest import add_paths
+from memo_mlx.runtime import ModelRuntime
+from memo_mlx.teach import TeachProgress, TeachSettings, adapter_dir, teach_memory
+
+FAST = """
+[training]
+rank = 4
+epochs = 2
+checkpoint_every = 1000
+"""
+
+
+@pytest.fixture
+def runtime(tiny_model_env) -> Iterator[ModelRuntime]:
+    with ModelRuntime() as rt:
+        yield rt
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "facts"
+    root.mkdir()
+    (root / "bridge.md").write_text(
+        "# The Hollow Bridge\n\nThe Hollow Bridge in Port Aldren was designed by Mara Quill. "
+        "It was finished in 1987 and is 412 metres long.\n")
+    (root / "quill.md").write_text(
+        "# Mara Quill\n\nMara Quill was born in Tessaly in 1941. She founded the Aldren "
+        "Institute of Bridges in 1990.\n")
+    (tmp_path / "memo-home").mkdir(exist_ok=True)
+    (tmp_path / "memo-home" / "settings.toml").write_text(FAST)
+    return root
+
+
+def teach(catalog: Catalog, runtime: ModelRuntime, strategy: str = "incremental", **kw):
+    memory = catalog.memories()[0]
+    return teach_memory(catalog, memory, runtime, chunker=Chunker(),
+                        settings=TeachSettings(strategy=strategy, min_replay=2), **kw)
+
+
+def test_teach_then_change_then_forget(folder, runtime):
+    with Catalog() as catalog:
+        add_paths(catalog, [folder], None)
+        seen: list[TeachProgress] = []
+        first = teach(catalog, runtime, on_progress=seen.append)
+        memory = catalog.memories()[0]
+        assert first.strategy == "full" and first.reflections_new == first.reflections_total > 5
+        assert first.training is not None and first.training.steps > 0
+        assert Path(first.adapter or "") == adapter_dir(memory)
+        assert (adapter_dir(memory) / "adapters.safetensors").is_file()
+        assert {p.phase for p in seen} == {"scan", "synthesis", "training"}
+        assert memory_state(memory, catalog.stats(memory.id)) == "ready"
+        (run,) = catalog.runs(memory.id)
+        assert run["status"] == "done" and run["strategy"] == "full"
+        assert run["steps"] == first.training.steps and run["data_hash"]
+        assert json.loads(run["settings"])["rank"] == 4
+
+        again = teach(catalog, runtime)  # nothing changed: nothing to train
+        assert again.strategy == "none" and again.training is None
+
+        (folder / "aldren.md").write_text("# Port Aldren\n\nPort Aldren has 9000 residents.\n")
+        grown = teach(catalog, runtime)
+        assert grown.strategy == "incremental"
+        assert 0 < grown.reflections_new < grown.reflections_total
+        runs = catalog.runs(memory.id)
+        assert runs[-1]["new_examples"] == grown.reflections_new
+        assert runs[-1]["examples"] > grown.reflections_new  # with a replay of old ones
+
+        (folder / "quill.md").unlink()
+        forgot = teach(catalog, runtime)
+        assert forgot.scan.removed == 1 and forgot.strategy == "full"
+        assert catalog.reflections(memory.id, "orphaned") == []  # dropped once retrained
+        assert not any("Tessaly" in r.answer for r in catalog.reflections(memory.id))
+        assert memory_state(memory, catalog.stats(memory.id)) == "ready"
+
+
+def test_ties_strategy_merges_new_into_old(folder, runtime):
+    with Catalog() as catalog:
+        add_paths(catalog, [folder], None)
+        teach(catalog, runtime)
+        (folder / "aldren.md").write_text("# Port Aldren\n\nPort Aldren has 9000 residents.\n")
+        merged = teach(catalog, runtime, strategy="ties")
+        memory = catalog.memories()[0]
+        assert merged.strategy == "ties" and merged.training is not None
+        assert (adapter_dir(memory) / "adapters.safetensors").is_file()
+        assert not adapter_dir(memory).with_name(adapter_dir(memory).name + ".batch").exists()
+        assert catalog.runs(memory.id)[-1]["status"] == "done"
+
+
+def test_teach_cli_json(folder, tiny_model_env, capsys):
+    assert main(["add", str(folder), "--no-scan"]) == 0
+    capsys.readouterr()
+    assert main(["teach", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) >= {"memory", "documents", "chunks", "errors", "reflections", "training",
+                           "adapter"}
+    assert set(result["reflections"]) >= {"new", "total"}
+    assert set(result["training"]) >= {"steps", "tokens", "seconds", "final_loss"}
+    assert result["documents"]["added"] == 2 and result["training"]["steps"] > 0
+    assert result["adapter"].endswith("memory-1")
+    assert main(["status", "--json"]) == 0
+    (memory,) = json.loads(capsys.readouterr().out)["memories"]
+    assert (memory["state"], memory["adapter"]) == ("ready", result["adapter"])
+    assert memory["reflections"] == result["reflections"]["total"]
+
+
+def test_a_killed_teach_resumes(folder, tiny_model_env, tmp_path):
+    (tmp_path / "memo-home" / "settings.toml").write_text(
+        "[training]\nrank = 4\nepochs = 12\ncheckpoint_every = 2\n")
+    with Catalog() as catalog:
+        add_paths(catalog, [folder], None)
+    proc = subprocess.Popen([sys.executable, "-m", "memo_mlx.cli", "teach", "--json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = adapter_dir_path(tmp_path).with_name("memory-1.checkpoint")
+    deadline = time.monotonic() + 240
+    while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with Catalog() as catalog:
+        assert catalog.integrity_check() == "ok"
+        memory = catalog.memories()[0]
+        assert memory_state(memory, catalog.stats(memory.id),
+                            catalog.is_locked(f"teach-{memory.id}")) == "stale"
+        with ModelRuntime() as runtime:
+            report = teach_memory(catalog, memory, runtime, chunker=Chunker())
+        assert report.training is not None and report.training.resumed_from > 0
+        assert report.scan.unchanged == 2 and report.synthesis is not None
+        assert report.synthesis.chunks == 0  # every reflection was already written
+        statuses = [r["status"] for r in catalog.runs(memory.id)]
+        assert statuses == ["interrupted", "done"]
+
+
+def adapter_dir_path(tmp_path: Path) -> Path:
+    return tmp_path / "memo-home" / "adapters" / "memory-1"
+
+
+def test_bad_strategy(folder, runtime):
+    with Catalog() as catalog, pytest.raises(Exception, match="strategy must be one of"):
+        add_paths(catalog, [folder], None)
+        teach(catalog, runtime, strategy="psychic")
