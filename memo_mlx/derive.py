@@ -168,6 +168,17 @@ _ROLE_NOUNS = _set(
     "psychiatrist shepherd hunter skipper sergeant colonel admiral commander lieutenant major "
     "vendor supplier customer client patient resident citizen tenant guest host visitor"
 )
+_NOT_JOBS = _set(
+    "person man woman boy girl child member leader resident citizen guest host visitor customer "
+    "client patient tenant hero heroine widow widower graduate volunteer pioneer owner partner "
+    "neighbour neighbor friend colleague player"
+)
+_ATTRIBUTE_NOUNS = _set(
+    "name nickname motto title job profession occupation role colour color material language "
+    "hobby specialty speciality birthplace hometown religion nationality salary price "
+    "population capital address goal aim mascot emblem symbol flower dish food drink sport "
+    "instrument subject field"
+)
 _RELATION_NOUNS = _set(
     "sister brother mother father son daughter wife husband aunt uncle cousin niece nephew "
     "grandmother grandfather grandson granddaughter partner friend colleague mentor boss "
@@ -183,7 +194,8 @@ _ORG_TYPES = _set(
     "company firm startup business organisation organization agency charity society club "
     "foundation institute university college school team band studio publisher bank "
     "cooperative guild council committee ministry department lab laboratory group "
-    "corporation enterprise shop bakery restaurant cafe hotel store brewery factory"
+    "corporation enterprise shop bakery restaurant cafe hotel store brewery factory foundry "
+    "archive"
 )
 _PLACE_HEADS = _set(
     "City Town Village County Province Island Islands Isle Bay Valley Coast River Lake Sea "
@@ -208,7 +220,8 @@ _ORG_HEADS = {
     "Bakery": "bakery", "Cafe": "cafe", "Restaurant": "restaurant", "Brewery": "brewery",
     "Association": "association", "Union": "union", "League": "league", "Agency": "agency",
     "Ministry": "ministry", "Department": "department", "Guild": "guild", "Team": "team",
-    "Band": "band", "Orchestra": "orchestra", "Choir": "choir",
+    "Band": "band", "Orchestra": "orchestra", "Choir": "choir", "Foundry": "foundry",
+    "Archive": "archive", "Cooperative": "cooperative", "Co-operative": "cooperative",
 }
 _THING_HEADS = _set(
     "Bridge Tower Hall Castle Palace Cathedral Church Chapel Temple Station Airport Stadium "
@@ -866,9 +879,14 @@ def _type_kind(head: str) -> str | None:
     return None
 
 
+def _head_word(parts: Sequence[str]) -> str:
+    """The head of a name: its last word, or the word before "of" ("Institute of Bridges")."""
+    return parts[parts.index("of", 1) - 1] if "of" in parts[1:-1] else parts[-1]
+
+
 def _name_kind(name: str) -> str | None:
     parts = name.split()
-    first, last = parts[0].rstrip("."), parts[-1]
+    first, last = parts[0].rstrip("."), _head_word(parts)
     if first in _TITLES or (first in _ROYAL and len(parts) > 1):
         return "person"
     if last in _ORG_HEADS:
@@ -882,7 +900,7 @@ def _name_kind(name: str) -> str | None:
 
 def _name_type(name: str) -> str | None:
     parts = name.split()
-    last = parts[-1]
+    last = _head_word(parts)
     if last in _ORG_HEADS:
         return _ORG_HEADS[last]
     if last in _PLACE_HEADS or last in _THING_HEADS:
@@ -940,6 +958,40 @@ def _known_caps(texts: Iterable[str]) -> set[str]:
             if i and t.word and t.cap and toks[i - 1].text not in ".!?:\"“‘('-•*":
                 caps.add(t.text)
     return caps
+
+
+_TYPED_START = re.compile(
+    r"^(?:\W*)(?P<word>[A-Z][a-z][\w'-]*)\s+(?:is|was)\s+(?:an?|the|one of the)\s+"
+    r"(?:[a-z-]+\s+){0,3}?(?P<head>[a-z]+)\b")
+
+
+def _start_names(texts: Iterable[str], contexts: Iterable[str]) -> set[str]:
+    """Single words that open a sentence and are names all the same: the heading's own name
+    ("Kilbrae" under "# Kilbrae"), a word the sentence types as a place or an organisation
+    ("Kilbrae is a harbour town"), or a part of a person's full name ("Alric" of "Alric
+    Dunmore")."""
+    out: set[str] = set()
+    texts = list(texts)
+    for text in texts:
+        for m in re.finditer(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+){1,2}\b", text):
+            name = m.group()
+            parts = name.split()
+            if _name_kind(name) is None and _name_type(name) is None and not any(
+                    p in _FUNCTION_CAPS or p in _MONTHS or p in _WEEKDAYS or p in _TITLES
+                    or p in _ROYAL for p in parts):
+                out.update(p for p in (parts[0], parts[-1]) if not _common(p))
+    for context in contexts:
+        for part in context.split(" > "):
+            word = part.strip()
+            if re.fullmatch(r"[A-Z][a-z][\w'-]*", word) and word not in _FUNCTION_CAPS \
+                    and not _common(word):
+                out.add(word)
+    for text in texts:
+        typed = _TYPED_START.match(text)
+        if typed and (typed["head"] in _PLACE_TYPES or typed["head"] in _ORG_TYPES) and \
+                typed["word"] not in _FUNCTION_CAPS and not _common(typed["word"]):
+            out.add(typed["word"])
+    return out
 
 
 def _name_runs(toks: Sequence[_Tok], known: set[str]) -> list[tuple[int, int, str]]:
@@ -1071,7 +1123,9 @@ def _pattern_types(texts: Sequence[str], names: _Names) -> None:
         if type_:
             ent.set_type(type_, 3)
     # "on Gull Rock", "in Saltmere": where people are not
-    for ent, _ in found(rf"\b(?:in|at|near|on|across|around)\s+(?:the\s+)?{n}\b(?!['’])"):
+    for ent, _ in found(rf"\b(?:in|at|near|on|across|around|(?:moved|moves|relocated|emigrated|"
+                        rf"returned|travelled|traveled|sailed)\s+(?:back\s+)?to)\s+(?:the\s+)?"
+                        rf"{n}\b(?!['’])"):
         if ent.kind is None and id(ent) not in described:
             ent.kind = "place"
 
@@ -1220,6 +1274,11 @@ class _Resolver:
                     edits.append((i, i + 2, ent.surface(start), ent))
                     if i < verb and subject is None:
                         subject = ent
+                    continue
+                ent = self._owner(toks, i, mentions) if low == "the" else None
+                if ent is not None:  # "the town festival": the festival of the town in play
+                    edits.append((i, i + 3, f"{_span(text, toks[i:i + 3])} of {ent.surface()}",
+                                  ent))
                 continue
             if ent is None:
                 continue
@@ -1338,6 +1397,26 @@ class _Resolver:
                             "appeared", "takes", "took", "costs", "remains"):
             return True
         return following[0] in ("is", "was") and any(w in _EXPLETIVE_NEXT for w in following[1:])
+
+    def _owner(self, toks: Sequence[_Tok], i: int, mentions: list[_Mention]) -> _Ent | None:
+        """"the town festival" (a place noun modifying a noun): the place in play it belongs to,
+        when exactly one fits."""
+        if i + 2 >= len(toks):
+            return None
+        mod, noun = toks[i + 1], toks[i + 2]
+        after = toks[i + 3] if i + 3 < len(toks) else None
+        if mod.low not in _PLACE_ANAPHORS or not noun.word or noun.cap or noun.low in _STOPWORDS \
+                or noun.low in _PREPS or _verb_at(toks, i + 2) or noun.low in _PLACE_ANAPHORS:
+            return None
+        if after is None or not (after.text == "," or after.low in _BE):
+            return None  # only a phrase a name or a "be" describes: not "the city council added"
+        pool = [m.ent for m in mentions if m.end <= i]
+        for sentence in reversed(self.recent[-4:]):
+            pool.extend(reversed(sentence))
+        if self.seed is not None:
+            pool.append(self.seed)
+        fits = [e for e in dict.fromkeys(pool) if _anaphor_fits(mod.low, e)]
+        return fits[0] if len(fits) == 1 else None
 
     def _anaphor(self, toks: Sequence[_Tok], i: int, mentions: list[_Mention]) -> _Ent | None:
         noun = toks[i + 1]
@@ -1495,13 +1574,17 @@ class _Clause:
     obj: str  # object or predicate noun phrase ("" when none)
     pps: list[tuple[str, str]]  # (preposition, noun phrase) in order
     pred: str  # everything after the subject, as written
+    app: str = ""  # an apposition the sentence gave the subject ("the town festival of X")
 
     @property
     def plural(self) -> bool:
         return self.tense == "pres_pl" or self.aux in ("were", "are", "do", "have")
 
-    def answer(self, subject: str | None = None) -> str:
-        return _cap_first(f"{subject if subject is not None else self.subj} {self.pred}") + "."
+    def answer(self, subject: str | None = None, app: bool = True) -> str:
+        subject = subject if subject is not None else self.subj
+        if app and self.app:
+            subject = f"{subject}, {self.app},"
+        return _cap_first(_articles(f"{subject} {self.pred}")) + "."
 
 
 def _prepare(text: str) -> tuple[str, list[str]] | None:
@@ -1681,6 +1764,7 @@ class _Parser:
         if depth > 3:
             return []
         out: list[_Clause] = []
+        app = ""  # "the town festival of Kilbrae" in "The Cedar Night, the town festival of ..."
         # "X, a civil engineer, designed ..." / "X, who ..., designed ...": an appositive fact
         m = re.match(r"^(?P<subj>[^,]+?),\s+(?P<mid>(?:who|which)\s+[^,]+|(?:an?|the)\s+[^,]+|"
                      r"[A-Z][^,]*['’]s\s+[a-z]+),\s+(?P<rest>.+)$", c)
@@ -1698,8 +1782,8 @@ class _Parser:
                 c = f"{m['subj']} {m['rest']}"
         # "The director, Lena Ash, said ...": Lena Ash said ..., and Lena Ash is the director
         m = re.match(r"^(?P<np>(?:The|My|Our|Her|His|Its|Their|[A-Z][\w-]*(?:\s[A-Z][\w-]*)*"
-                     r"['’]s?)(?:\s[a-z][a-z-]*){1,3}),\s+(?P<name>(?:the\s)?[A-Z][^,]*?),\s+"
-                     r"(?P<rest>.+)$", c)
+                     r"['’]s?)(?:\s[a-z][a-z-]*){1,3}(?:\sof\s[A-Z][\w'-]*(?:\s[A-Z][\w'-]*)*)?),"
+                     r"\s+(?P<name>(?:the\s)?[A-Z][^,]*?),\s+(?P<rest>.+)$", c)
         if m and self._ent_for(m["name"]) is not None:
             rest_toks = _tokens(m["rest"])
             if rest_toks and _verb_at([_Tok("x", 0, 0), *rest_toks], 1):
@@ -1711,6 +1795,7 @@ class _Parser:
                         else m["np"]
                     out.extend(self.clause(f"{_cap_first(m['name'])} {be} {np}", evidence,
                                            depth + 1))
+                    app = np if re.search(r"^the .* of [A-Z][^']*$", np) else ""
                 c = f"{_cap_first(m['name'])} {m['rest']}"
         toks = _tokens(c)
         if len(toks) < 3:
@@ -1764,6 +1849,8 @@ class _Parser:
         if v is None or any(t.text in ",;:" for t in toks[:v]):
             return out
         subj_toks = toks[:v]
+        while len(subj_toks) > 1 and subj_toks[-1].low in _VG_ADVERBS and not subj_toks[-1].cap:
+            subj_toks = subj_toks[:-1]  # "The guild still keeps": "still" is the verb's
         lows = [t.low for t in subj_toks]
         ent = self._ent_for(_span(c, subj_toks))
         if (lows[0] in _PREPS or lows[0] in _SUBORDINATORS or lows[0] in _WH
@@ -1782,7 +1869,7 @@ class _Parser:
                 or (len(subj_toks) <= 2 and (_s_base(lows[0]) or lows[0] in _PAST_BASE)
                     and lows[-1] in ("and", lows[0]))):
             return out  # "A renamed or moved file", "Two processes", "Runs and is tested"
-        for j in range(1, v):  # a verb left in the subject: the sentence was misread
+        for j in range(1, len(subj_toks)):  # a verb left in the subject: the sentence was misread
             t = subj_toks[j]
             if t.word and not t.cap and subj_toks[j - 1].low not in _DETERMINERS and (
                     _s_base(t.low) or (_guess_s_base(t.low) and not subj_toks[j - 1].word)
@@ -1856,23 +1943,29 @@ class _Parser:
         if obj_toks and not any(t.word and t.low not in _STOPWORDS or t.text[:1].isdigit()
                                 for t in obj_toks):
             return out  # "runs a": the rest of the sentence is elsewhere
-        pred = c[toks[v].start:].strip()
+        pred = c[toks[len(subj_toks)].start:].strip()
         obj = _span(c, obj_toks).rstrip(" ,")
         appositive = re.match(r"^(?P<name>[A-Z][^,]*?),\s+(?:an?|the)\s+[^,]+$", obj)
         if appositive and self._ent_for(appositive["name"]) is not None:
             obj = appositive["name"]  # "Nimbus Labs, a software company": Nimbus Labs
+        # "X is a shipyard founded by Y in 1899": X was founded by Y in 1899
+        reduced = re.match(r"^(?:an?|the)\s+(?:[a-z-]+\s+){1,3}?(?P<vbn>[a-z]+)\s+"
+                           r"(?P<rest>(?:by|in|on)\s+.+)$",
+                           c[toks[after].start:] if after < len(toks) else "")
+        if form == "copula" and ent is not None and reduced and _participle(reduced["vbn"]):
+            if obj.endswith(f" {reduced['vbn']}"):
+                obj = obj[:-len(reduced["vbn"]) - 1]  # "a glassblower born": a glassblower
+            pps = []  # the phrases belong to the participle's clause
+        else:
+            reduced = None
         out.append(_Clause(
             text=c, evidence=evidence, subj=subj, ent=ent, form=form, aux=aux, rest=rest,
             vg=" ".join(vlows), main=main, tense=tense, particle=particle, obj=obj, pps=pps,
-            pred=pred,
+            pred=pred, app=app if c.startswith(subj) else "",
         ))
-        # "X is a shipyard founded by Y in 1899": X was founded by Y in 1899
-        if form == "copula" and ent is not None:
-            m = re.match(r"^(?:an?|the)\s+(?:[a-z-]+\s+){1,3}?(?P<vbn>[a-z]+)\s+"
-                         r"(?P<rest>(?:by|in|on)\s+.+)$",
-                         c[toks[after].start:] if after < len(toks) else "")
-            if m and _participle(m["vbn"]) and m["vbn"] not in ("born",):
-                out.extend(self.clause(f"{subj} was {m['vbn']} {m['rest']}", evidence, depth + 1))
+        if reduced is not None:
+            out.extend(self.clause(f"{subj} {'was' if reduced['vbn'] == 'born' else vlows[0]} "
+                                   f"{reduced['vbn']} {reduced['rest']}", evidence, depth + 1))
         # "founded Nimbus Labs, a software company, in 2019": the appositive is a fact too
         for m in re.finditer(r"(?P<name>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*),\s+(?P<mid>(?:an?|the)"
                              r"\s+[a-z][^,]*?)(?:,|$)", pred):
@@ -1964,7 +2057,8 @@ class _Parser:
                 cur = pps[-1][1]
                 continue
             if cur is obj and not obj and t.low in ("every", "each", "last", "next") and \
-                    k + 1 < len(comp) and (comp[k + 1].low.rstrip("s") in _TIME_NOUNS):
+                    k + 1 < len(comp) and (comp[k + 1].low.rstrip("s") in _TIME_NOUNS
+                                           or comp[k + 1].text in _MONTHS):
                 pps.append(("", [t]))  # "performs every spring": a time, not an object
                 cur = pps[-1][1]
                 continue
@@ -2010,6 +2104,7 @@ class _Ask:
     target: str  # the asked-for text: a two-hop question must not give it away
     evidence: str
     hop: bool = False  # whether the slot may be replaced by a description
+    bare: str = ""  # the answer without the subject's apposition, for two-hop answers
 
     def pair(self) -> Pair:
         return Pair(_fill(self.question, self.name), _fill(self.answer, self.name), self.kind,
@@ -2026,11 +2121,31 @@ class _Desc:
     a: str  # "who designed the Hollow Bridge" / "which Mara Quill founded"
     evidence: str
     containment: str = ""  # for "X is in Z" facts: Z's key
+    noun: bool = False  # q is a noun phrase that stands for the name alone ("the mayor of X")
 
 
 def _is_time(np: str) -> bool:
     return bool(_DATE_NP.match(np)) or bool(re.match(
-        r"^(?:every|each|last|next)\s+(?:\w+\s+)?(?:" + "|".join(_TIME_NOUNS) + r")s?$", np, re.I))
+        r"^(?:every|each|last|next)\s+(?:\w+\s+)?(?:" + "|".join(_TIME_NOUNS | _MONTHS)
+        + r")s?$", np, re.I))
+
+
+def _article(np: str) -> str:
+    """"a" or "an" for a noun phrase, by its first letter."""
+    return "an" if np[:1].lower() in "aeio" and not np.lower().startswith(("one", "eu")) else "a"
+
+
+def _articles(text: str) -> str:
+    """"a archivist" -> "an archivist", "an clockmaker" -> "a clockmaker" (clear cases only:
+    a vowel a/e/i/o, or a consonant other than h)."""
+    def fix(m: re.Match[str]) -> str:
+        word = m["word"]
+        if word[0] in "aeio" or word[0] in "bcdfgjklmnpqrstvwxyz":
+            art = _article(word)
+            art = art.capitalize() if m["art"][0].isupper() else art
+            return f"{art} {word}"
+        return m.group()
+    return re.sub(r"\b(?P<art>[Aa]n?) (?P<word>[a-z][\w-]*)", fix, text)
 
 
 def _fill(template: str, name: str, app: str = "") -> str:
@@ -2105,10 +2220,20 @@ class _Asker:
         first = subj.split()[0]
         if first in ("The", "A", "An"):
             return first.lower() + subj[len(first):]
+        run = re.match(r"[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|of|de|van|von|the))*", subj)
+        if run and self.names.get(run.group()) is not None:
+            return subj  # "Port Aldren's mayor": a name, whatever its first word
         if cl.ent is None and first not in self.known and self.names.get(first) is None and (
                 _common(first) or len(subj.split()) > 1):
             return first.lower() + subj[len(first):]
         return subj
+
+    def owned(self, cl: _Clause) -> tuple[_Ent, str] | None:
+        """(owner, noun) of a subject like "Kilbrae's mayor" whose owner is a name."""
+        m = re.match(r"^(?P<owner>.+?)['’]s\s+(?P<np>[a-z][a-z-]*(?:\s+[a-z][a-z-]*){0,2})$",
+                     cl.subj)
+        owner = self.np_ent(m["owner"]) if m else None
+        return (owner, m["np"]) if owner is not None and m else None
 
     def which(self, ent: _Ent | None) -> str:
         if ent is None:
@@ -2136,13 +2261,14 @@ class _Asker:
         mid = self.mid(cl)
         slot = cl.ent.key if cl.ent else ""
         answer = cl.answer(_SLOT)
+        bare = cl.answer(_SLOT, app=False) if cl.app else ""
 
         def add(question: str, target: str, kind: str = "direct", hop: bool = True,
                 ans: str | None = None, name: str = mid, key: str = slot) -> None:
             if _words_of(question) > 20:
                 return
             out.append(_Ask(question, ans or answer, name, key, kind, target, cl.evidence,
-                            hop and bool(key)))
+                            hop and bool(key), "" if ans else bare))
 
         if cl.form == "copula":
             self._copula(cl, add)
@@ -2207,14 +2333,44 @@ class _Asker:
         person = cl.ent.personish if cl.ent else self.is_person(cl.obj) or bool(
             re.search(rf"['’]s\s+(?:{'|'.join(sorted(_RELATION_NOUNS))})$", cl.subj))
         wh = "Who" if person else "What"
+        owned = self.owned(cl)
+        attribute = owned is not None and (owned[1].split()[0] in ("favourite", "favorite")
+                                           or owned[1].split()[-1] in _ATTRIBUTE_NOUNS)
         if obj_words[0].lower() not in _DETERMINERS and not obj_words[0][:1].isupper() and \
-                not _is_number(obj_words[0]) and obj_words[0].lower() not in ("one",):
+                not _is_number(obj_words[0]) and obj_words[0].lower() not in ("one",) and \
+                not attribute:
             return  # "is free", "is open daily": an adjective, not asked about
+        if owned is not None and not rest and not cl.pps:
+            # "Kilbrae's mayor is Mirela Varga": the mayor of Kilbrae, and whose mayor she is
+            owner, np = owned
+            add(_q(wh, aux, "the", np, "of", S), cl.obj, ans=f"The {np} of {S} {cl.pred}.",
+                name=owner.surface(), key=owner.key)
+            if self.np_ent(cl.obj) is not None and np.split()[-1] in _ROLE_NOUNS:
+                ans = f"{cl.obj} {aux} the {np} of {owner.surface()}."
+                q = _q(f"Of which {owner.type}", aux, cl.obj, "the", np) if owner.type else \
+                    _q("Whose", np, aux, cl.obj)
+                add(q, owner.surface(), "entity", False, ans=ans)
+        count = re.match(r"^(?:an?|the)\s+(?:[a-z-]+\s+){0,3}?of\s+(?P<pre>(?:about|around|"
+                         r"some|nearly|over|almost)\s+)?(?P<num>\d[\d,.]*)\s+(?P<noun>people|"
+                         r"inhabitants|residents)$", cl.obj)
+        if count and cl.ent is not None and cl.ent.kind == "place" and not rest:
+            live = "lived" if aux in ("was", "were") else "live"
+            add(_q("How many people", live, "in", S), count["num"])
+            add(_q("What", aux, "the population of", S), count["num"])
         since = next((n for p, n in cl.pps if p == "since" and _DATE_NP.match(n)), None)
         if since:
             add(_q("Since when", aux, S, rest, cl.obj), since, hop=False)
         if not rest:  # "Who is X?", not "Who has X been?"
             add(_q(wh, aux, S, rest), cl.obj, hop=False)
+            job = re.fullmatch(r"(?P<det>an?) (?P<np>(?:[a-z-]+ ){0,2}(?P<head>[a-z-]+))", cl.obj)
+            if job and cl.ent is not None and cl.ent.personish and (
+                    _type_kind(job["head"]) == "person" or job["head"].endswith(
+                        ("er", "or", "ist", "ian"))) and job["head"] not in _RELATION_NOUNS \
+                    and job["head"] not in _NOT_JOBS:
+                ans = f"{S} {cl.vg} {_article(job['np'])} {job['np']}."
+                add(_q("What", aux, f"{S}'s profession"), cl.obj, hop=False, ans=ans)
+                add(_q("What", "did" if aux in ("was", "were") else "does", S, "work as"),
+                    cl.obj, hop=False, ans=ans)
         place_pp = next(((p, n) for p, n in cl.pps if p in ("in", "at", "near")
                          and self.is_place(n, "locate")), None)
         if place_pp is not None and cl.ent is not None:
@@ -2235,10 +2391,10 @@ class _Asker:
 
     def _reverse(self, cl: _Clause, add: _AddFn, comp: str) -> None:
         """"Which bridge is 3 km long?", "Who was born in Vell?": the subject asked by name."""
-        if cl.ent is None or cl.plural or not comp:
-            return
+        if cl.ent is None or cl.plural or not comp or cl.app:
+            return  # with an apposition ("the town festival of X"), "Which festival" is vague
         which = self.which(cl.ent)
-        if cl.ent.personish:
+        if cl.ent.personish or (cl.ent.kind == "org" and cl.form == "active"):
             add(_q("Who", cl.vg, cl.particle, comp), cl.subj, "entity", False)
         if which:
             add(_q(which, cl.vg, cl.particle, comp), cl.subj, "entity", False)
@@ -2247,7 +2403,7 @@ class _Asker:
         S, aux, rest = _SLOT, cl.aux, cl.rest
         participle = rest.split()[-1]
         agent = next((np for p, np in cl.pps if p == "by" and not _DATE_NP.match(np)), None)
-        times = [(p, np) for p, np in cl.pps if _DATE_NP.match(np)]
+        times = [(p, np) for p, np in cl.pps if _DATE_NP.match(np) or (p == "" and _is_time(np))]
         places = [(p, np) for p, np in cl.pps if p in ("in", "at", "near", "on", "inside")
                   and self.is_place(np, cl.main)]
         others = [(p, np) for p, np in cl.pps if (p, np) not in times and (p, np) not in places
@@ -2282,7 +2438,7 @@ class _Asker:
         for p, np in times:
             if p == "since":
                 add(_q("Since when", aux, S, rest, *tail), np)
-            elif p in ("in", "on", "during", "at"):
+            elif p in ("in", "on", "during", "at", ""):
                 add(_q("When", aux, S, rest, cl.obj, *tail), np)
         if places:
             add(_q("Where", aux, S, rest, cl.obj), places[0][1])
@@ -2381,18 +2537,22 @@ class _Asker:
                                                         and _plain_np(obj)) else ""
         tail = [f"{p} {np}" for p, np in others if _words_of(np) <= 4 and re.search(r"[A-Z]", np)
                 and p not in ("by", "as", "like")][:1]
+        moved = not obj and cl.main in _MOTION_VERBS  # "moved to Orvane in 2002"
         for p, np in times:
             if obj and not short_obj:
                 break
+            goal = [f"{x} {y}" for x, y in places[:1]] if moved and not tail else tail
             if p == "since":
                 add(_q("Since when", aux, S, verb, short_obj, *tail), np)
             elif p == "until":
                 add(_q("Until when", aux, S, verb, short_obj, *tail), np)
             elif p in ("in", "on", "during", "at", "around", ""):
-                add(_q("When", aux, S, verb, short_obj, *tail), np)
+                add(_q("When", aux, S, verb, short_obj, *goal), np)
         if places and (short_obj or not obj):
             p, np = places[0]
-            add(_q("Where", aux, S, verb, short_obj, "from" if p == "from" else ""), np)
+            when = [f"{x} {y}" for x, y in times[:1] if x in ("in", "on", "during")] if moved \
+                else []
+            add(_q("Where", aux, S, verb, short_obj, "from" if p == "from" else "", *when), np)
         for p, np in others:
             dur = re.match(r"^(?:a|an|one|\d+|" + "|".join(_NUMBER_WORDS) + r")\s+(?P<u>\w+)$",
                            np)
@@ -2449,6 +2609,11 @@ class _Asker:
                 rel = _norm_space(rel)
                 out.append(_Desc(cl.ent.key, f"{who} {rel}", f"{which} {rel}", cl.evidence,
                                  containment))
+        owned = self.owned(cl) if cl.form == "copula" and not cl.pps and not cl.rest else None
+        o = self.np_ent(cl.obj) if owned is not None else None
+        if owned is not None and o is not None and owned[1].split()[-1] in _ROLE_NOUNS:
+            np = f"the {owned[1]} of {owned[0].surface()}"  # "the mayor of Kilbrae"
+            out.append(_Desc(o.key, np, np, cl.evidence, noun=True))
         if cl.form == "active" and cl.obj and cl.main != "have":
             o = self.np_ent(cl.obj)
             if o is not None and not cl.plural:
@@ -2458,7 +2623,8 @@ class _Asker:
         if cl.form in ("copula", "passive", "active") and not cl.plural:
             for p, np in cl.pps:
                 place = self.np_ent(np)
-                if (p in ("in", "at") and place is not None and place.kind == "place"
+                if ((p in ("in", "at") or (p == "to" and cl.main in _MOTION_VERBS))
+                        and place is not None and place.kind == "place"
                         and self.is_place(np, cl.main)):
                     if cl.form == "copula":
                         rel = f"{mid} {cl.vg}"
@@ -2511,7 +2677,9 @@ def _body(unit: _Unit) -> str:
 def _analyse_chunk(text: str, context: str | None) -> _Analysis:
     units = _units(text, context)
     bodies = [_body(u) for u in units if u.kind in ("sentence", "item")]
-    known = _known_caps(bodies)
+    known = _known_caps(bodies) | _start_names(
+        bodies, {u.context for u in units} | {u.text.lstrip("# ") for u in units
+                                               if u.kind == "heading"})
     names = _Names()
     for body in bodies:
         toks = _tokens(body)
@@ -2887,7 +3055,7 @@ _GENERIC = _set("thing things fact facts information something one text passage 
                 "answer question topic detail details part section way lot kind type stuff item "
                 "items know known tell say said")
 _QUESTION_START = _set(
-    "what who whom whose when where which how why in since until for from on at to with "
+    "what who whom whose when where which how why in since until for from on at to with of "
     "is are was were do does did has have had can could will would should may"
 )
 
@@ -3037,6 +3205,8 @@ def _described(ent: _Ent | None, desc: _Desc) -> str:
     stand in for it."""
     if ent is None:
         return ""
+    if desc.noun:
+        return desc.q
     type_ = ent.type if ent.type else ("person" if ent.personish else "")
     if type_ and type_.split()[-1] in desc.q.split():
         type_ = "person" if ent.personish else ""  # not "the capital that is the capital of"
@@ -3061,7 +3231,8 @@ def _hops(asks: Sequence[_Ask], descs: Sequence[_Desc], lookup: Callable[[str], 
             q_np = _described(lookup(d.key), d)
             if not q_np:
                 continue
-            out.append(Pair(_fill(ask.question, q_np), _fill(ask.answer, ask.name, d.a), kind,
+            out.append(Pair(_fill(ask.question, q_np), _fill(ask.bare or ask.answer, ask.name, d.a),
+                            kind,
                             f"{d.evidence}\n{ask.evidence}"))
             used += 1
             if used >= limit:

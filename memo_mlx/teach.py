@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,12 @@ class TeachSettings:
     replay: float = 1.0  # old reflections replayed per new one (incremental)
     min_replay: int = 16
     rho: float = 0.3  # TIES: the share of each update's largest values kept
+    # Epochs from the data (0: use [training] epochs as it is): about this many examples seen
+    # in all, within min_epochs..max_epochs. Rule-made reflections state each fact several
+    # ways, so a large folder needs fewer passes over its pairs than a small one.
+    exposures: int = 600
+    min_epochs: int = 3
+    max_epochs: int = 30
 
     @classmethod
     def from_defaults(cls) -> TeachSettings:
@@ -196,6 +203,10 @@ def _train(
 ) -> None:
     out = adapter_dir(memory)
     target = out.with_name(out.name + ".batch") if plan.strategy == "ties" else out
+    if settings.exposures:  # epochs from the data: a few passes over many pairs, more over few
+        epochs = min(settings.max_epochs, max(settings.min_epochs,
+                                              math.ceil(settings.exposures / len(plan.examples))))
+        training = replace(training, epochs=epochs)
     base_name = str(runtime.loaded.result().source.location)
     examples = [Example(r.question, r.answer) for r in plan.examples]
     run_key = _digest([

@@ -432,3 +432,118 @@ def test_quality_report(capsys):
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     assert len(lines) > 60
+
+
+# The benchmark corpus (bench/corpus.py): a town page and a person page that share the town.
+TOWN = """# Kilbrae
+
+Kilbrae is a harbour town of 5600 people. Its mayor is Mirela Varga. The town festival, the \
+Cedar Night, is held every September.
+"""
+
+PERSON = """# Alric Dunmore
+
+Alric Dunmore was a glassblower born in Kilbrae in 1963. Alric founded the Grennock Glass Guild \
+in 1992. Her favourite material was amber.
+
+## Later life
+
+In 2002, Alric Dunmore moved to Orvane. The Grennock Glass Guild still keeps Alric Dunmore's \
+notebooks.
+"""
+
+MAYOR = """# Mirela Varga
+
+Mirela Varga was an archivist born in Orvane in 1950. Mirela founded the Tessaly Map Archive in \
+1980. Her favourite material was slate.
+"""
+
+
+def test_town_page_mayor_population_and_festival():
+    d = derive.derive(TOWN, context="kilbrae")
+    direct, entity = d["direct"], d["entity"]
+    assert find(direct, "How many people live in Kilbrae?").answer == (
+        "Kilbrae is a harbour town of 5600 people.")
+    assert find(direct, "What is the population of Kilbrae?").answer.endswith("5600 people.")
+    # "Its" is the town of the sentence before
+    assert find(direct, "Who is Kilbrae's mayor?").answer == "Kilbrae's mayor is Mirela Varga."
+    assert find(direct, "Who is the mayor of Kilbrae?").answer.endswith("is Mirela Varga.")
+    assert find(entity, "Of which harbour town is Mirela Varga the mayor?").answer == (
+        "Mirela Varga is the mayor of Kilbrae.")
+    # "the town festival" is Kilbrae's festival
+    assert find(direct, "When is the Cedar Night held?").answer == (
+        "The Cedar Night, the town festival of Kilbrae, is held every September.")
+    assert find(entity, "What is the town festival of Kilbrae?").answer == (
+        "The Cedar Night is the town festival of Kilbrae.")
+    assert not any(p.question.startswith("Which town festival") for p in entity)  # vague
+
+
+def test_multi_word_names_keep_their_capitals():
+    text = TOWN.replace("Kilbrae", "Port Aldren")
+    pairs = [p for ps in derive.derive(text, context="port-aldren").values() for p in ps]
+    assert find(pairs, "Who is Port Aldren's mayor?").answer == (
+        "Port Aldren's mayor is Mirela Varga.")
+    assert not any(re.search(r"\bport Aldren", p.question + p.answer) for p in pairs)
+
+
+def test_person_page_profession_attribute_first_name_and_later_life():
+    d = derive.derive(PERSON, context="Alric Dunmore")
+    direct, entity = d["direct"], d["entity"]
+    assert find(direct, "What was Alric Dunmore's favourite material?").answer == (
+        "Alric Dunmore's favourite material was amber.")
+    assert find(direct, "What was Alric Dunmore's profession?").answer == (
+        "Alric Dunmore was a glassblower.")
+    assert find(direct, "What did Alric Dunmore work as?").answer == (
+        "Alric Dunmore was a glassblower.")
+    assert find(direct, "Where was Alric Dunmore born?").answer == (
+        "Alric Dunmore was born in Kilbrae in 1963.")
+    assert "When was Alric Dunmore born?" in {p.question for p in direct}
+    assert "Where was Alric Dunmore?" not in {p.question for p in direct}
+    # "Alric" alone is Alric Dunmore, in questions and answers
+    assert find(direct, "What did Alric Dunmore found?").answer == (
+        "Alric Dunmore founded the Grennock Glass Guild in 1992.")
+    assert find(direct, "When did Alric Dunmore move to Orvane?").answer == (
+        "Alric Dunmore moved to Orvane in 2002.")
+    assert find(direct, "Where did Alric Dunmore move in 2002?").answer.endswith(
+        "to Orvane in 2002.")
+    assert find(entity, "Who keeps Alric Dunmore's notebooks?").answer == (
+        "The Grennock Glass Guild still keeps Alric Dunmore's notebooks.")
+    assert find(direct, "What does the Grennock Glass Guild keep?").answer.startswith(
+        "The Grennock Glass Guild still keeps")
+    assert not any(p.question.startswith("What is known about") for p in direct)
+    everything = [p for ps in d.values() for p in ps]
+    assert not any(re.search(r"\bAlric\b(?! Dunmore)", p.question + p.answer) for p in everything)
+
+
+def test_articles_are_mended_in_answers():
+    text = "Mirela Varga was a archivist born in Orvane in 1950."
+    direct = derive.direct_pairs(text)
+    assert find(direct, "What was Mirela Varga's profession?").answer == (
+        "Mirela Varga was an archivist.")
+
+
+def test_cross_pairs_over_a_person_and_the_town_of_their_birth():
+    pairs = derive.cross_pairs([(1, PERSON), (2, TOWN)],
+                               contexts={1: "Alric Dunmore", 2: "kilbrae"})
+    by_q = {p.question: (p, ids) for p, ids in pairs}
+    p, ids = by_q["How many people live in the harbour town where Alric Dunmore was born?"]
+    assert p.answer == "Kilbrae, where Alric Dunmore was born, is a harbour town of 5600 people."
+    assert ids == (1, 2)
+    p, ids = by_q["Who is the mayor of the harbour town where Alric Dunmore was born?"]
+    assert p.answer == "The mayor of Kilbrae, where Alric Dunmore was born, is Mirela Varga."
+    assert ids == (1, 2)
+    for p, _ in pairs:
+        assert derive.self_contained(p.question) and derive.supported(p.answer, PERSON + TOWN)
+
+
+def test_cross_pairs_over_a_town_and_its_mayor():
+    pairs = derive.cross_pairs([(1, TOWN), (2, MAYOR)],
+                               contexts={1: "kilbrae", 2: "Mirela Varga"})
+    by_q = {p.question: (p, ids) for p, ids in pairs}
+    p, ids = by_q["What did the mayor of Kilbrae found?"]
+    assert p.answer == ("Mirela Varga, the mayor of Kilbrae, founded the Tessaly Map Archive in "
+                        "1980.")
+    assert ids == (1, 2)
+    assert "Where was the mayor of Kilbrae born?" in by_q
+    for p, _ in pairs:
+        assert derive.self_contained(p.question) and derive.supported(p.answer, TOWN + MAYOR)

@@ -25,6 +25,9 @@ FAST = """
 rank = 4
 epochs = 2
 checkpoint_every = 1000
+
+[teaching]
+exposures = 0
 """
 
 
@@ -123,7 +126,7 @@ def test_teach_cli_json(folder, tiny_model_env, capsys):
 
 def test_a_killed_teach_resumes(folder, tiny_model_env, tmp_path):
     (tmp_path / "memo-home" / "settings.toml").write_text(
-        "[training]\nrank = 4\nepochs = 12\ncheckpoint_every = 2\n")
+        "[training]\nrank = 4\nepochs = 12\ncheckpoint_every = 2\n[teaching]\nexposures = 0\n")
     with Catalog() as catalog:
         add_paths(catalog, [folder], None)
     proc = subprocess.Popen([sys.executable, "-m", "memo_mlx.cli", "teach", "--json"],
