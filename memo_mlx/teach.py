@@ -53,7 +53,7 @@ class TeachSettings:
     # in all, within min_epochs..max_epochs. Rule-made reflections state each fact several
     # ways, so a large folder needs fewer passes over its pairs than a small one.
     exposures: int = 600
-    min_epochs: int = 3
+    min_epochs: int = 2
     max_epochs: int = 30
 
     @classmethod
