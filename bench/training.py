@@ -283,6 +283,9 @@ def main() -> None:
     for _ in range(args.repeats):  # in turn, so that a busy minute hurts every loop alike
         for name, loop in loops:
             runs[name].append(loop())
+            r = runs[name][-1]
+            print(f"  {r['loop']}: {r['tokens_per_second']} tokens/s, "
+                  f"{r['steady_tokens_per_second']} after epoch 1", flush=True)
     rows = [median_row(runs[name]) for name, _ in loops]
     if args.schedules:
         for label, s in [

@@ -19,7 +19,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from tokenizers import Tokenizer
 from .catalog import NewChunk
 from .extract import Extracted
 from .models import ModelError, ModelSource, load_tokenizer, resolve_source
-from .settings import load_defaults, memo_home
+from .settings import from_section, memo_home
 
 CHUNKER_VERSION = 1  # bump when the cutting changes: documents are then cut again
 HEADING_JOINER = " > "
@@ -42,9 +42,7 @@ class ChunkSettings:
 
     @classmethod
     def from_defaults(cls) -> ChunkSettings:
-        known = {f.name for f in fields(cls)}
-        values = load_defaults().get("chunking", {})
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return from_section(cls, "chunking")
 
 
 class TokenCounter:

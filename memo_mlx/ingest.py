@@ -26,7 +26,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from .catalog import Catalog, CatalogError, Document, Folder, Memory
 from .chunking import Chunker
 from .errors import MemoError
 from .extract import SNIFF, ExtractError, extract, format_for, looks_binary
-from .settings import load_defaults, memo_home
+from .settings import from_section, memo_home
 
 SNIFF_BYTES = 8192
 # Folders that hold tools' state, not a person's writing (hidden ones are skipped anyway).
@@ -59,8 +59,7 @@ class ScanSettings:
 
     @classmethod
     def from_defaults(cls) -> ScanSettings:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in load_defaults().get("scan", {}).items() if k in known})
+        return from_section(cls, "scan")
 
     @property
     def max_bytes(self) -> int:

@@ -13,13 +13,14 @@ import tomllib
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 
 from .errors import MemoError
 
 APP_NAME = "MeMo"
+T = TypeVar("T")
 
 
 def memo_home() -> Path:
@@ -84,6 +85,13 @@ def load_defaults() -> dict[str, Any]:
         else:
             merged[section] = values
     return merged
+
+
+def from_section(cls: type[T], name: str) -> T:
+    """The settings dataclass `cls` filled from section `name`; keys it does not know are
+    ignored (a newer settings file, an older MeMo)."""
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in load_defaults().get(name, {}).items() if k in known})
 
 
 def generation_settings() -> GenerationSettings:

@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from . import derive
 from .catalog import Catalog, ChunkText, Memory, NewReflection
 from .errors import MemoError
-from .settings import load_defaults, memo_home, resources_dir
+from .settings import from_section, memo_home, resources_dir
 
 STEPS = ("direct", "indirect", "consolidated", "entity", "cross")
 _PAIR = re.compile(r"^\s*Q\s*[:.)-]\s*(?P<q>.+?)\s*\n\s*A\s*[:.)-]\s*(?P<a>.+?)\s*$", re.M | re.I)
@@ -56,9 +56,7 @@ class SynthesisSettings:
 
     @classmethod
     def from_defaults(cls) -> SynthesisSettings:
-        known = {f.name for f in fields(cls)}
-        values = load_defaults().get("synthesis", {})
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return from_section(cls, "synthesis")
 
 
 class Generator(Protocol):

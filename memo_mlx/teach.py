@@ -24,7 +24,7 @@ import random
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from .catalog import Catalog, Memory, Reflection
 from .chunking import Chunker
 from .errors import MemoError
 from .ingest import ScanProgress, ScanReport, scan_memory
-from .settings import load_defaults, memo_home
+from .settings import from_section, load_defaults, memo_home
 from .synthesis import Generator, SynthesisProgress, SynthesisReport, synthesize
 from .training import Example, TrainProgress, TrainResult, TrainSettings, train_adapter
 
@@ -58,9 +58,7 @@ class TeachSettings:
 
     @classmethod
     def from_defaults(cls) -> TeachSettings:
-        known = {f.name for f in fields(cls)}
-        values = load_defaults().get("teaching", {})
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return from_section(cls, "teaching")
 
 
 def train_settings() -> TrainSettings:
