@@ -23,12 +23,6 @@ DOCS = {
     "aldren.txt": "Port Aldren is a harbour town of 9000 people. Its mayor is Tobias Fenn. The "
                   "town festival, the Lantern Night, is held every October.\n",
 }
-SETTINGS = """
-[training]
-rank = 16
-learning_rate = 1e-3
-epochs = 12
-"""
 
 
 def key_terms(answer: str) -> set[str]:
@@ -44,12 +38,11 @@ def knows(reply: str, answer: str) -> bool:
 
 @pytest.mark.slow
 def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
+    """With the default settings, as a user gets them."""
     root = tmp_path / "aldren"
     root.mkdir()
     for name, text in DOCS.items():
         (root / name).write_text(text)
-    (tmp_path / "memo-home").mkdir(exist_ok=True)
-    (tmp_path / "memo-home" / "settings.toml").write_text(SETTINGS)
     with Catalog() as catalog, ModelRuntime() as runtime:
         memory = add_paths(catalog, [root], None)
         report = teach_memory(catalog, memory, runtime, chunker=Chunker())
