@@ -11,6 +11,11 @@ these modules:
 - `chunking`: text cut into chunks measured in the model's tokens.
 - `ingest`: registering folders and the incremental scan that keeps the catalog up to date.
 - `watch`: folder watching that says when a folder needs scanning again.
+- `derive`: question-answer pairs derived from text by rule (for models too small to write them).
+- `synthesis`: the five steps of reflection synthesis, by a model or by rule, verified.
+- `training`: LoRA training of a memory's adapter; attaching and detaching adapters.
+- `merge`: TIES merging of adapters.
+- `teach`: scan, synthesize and train a memory, and record the run.
 - `blas`: a fast BLAS for MLX's CPU backend, arranged before the process starts.
 - `settings`: where data lives and the defaults in `resources/settings.toml`.
 """
