@@ -235,7 +235,8 @@ def _train(
         if plan.strategy == "ties" and not result.cancelled:
             from .merge import ties_merge
 
-            ties_merge([out, target], out, rho=settings.rho)
+            # The merged rank stays the memory's: the default (the sum) would grow at every merge.
+            ties_merge([out, target], out, rho=settings.rho, rank=training.rank)
             shutil.rmtree(target, ignore_errors=True)
     except KeyboardInterrupt:
         raise
