@@ -8,6 +8,7 @@ worker thread (the CLI writes it out, the app turns it into a queued Qt signal).
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from collections.abc import Callable
@@ -36,6 +37,9 @@ class Reply:
     prompt_tps: float
     generation_tps: float
     peak_memory_gb: float
+    # exp(mean log-probability) of the generated tokens: near 1 when the model was sure of
+    # every token (a memory reciting what it was taught), lower when it was guessing.
+    confidence: float = 0.0
 
 
 class RuntimeClosed(RuntimeError):
@@ -90,6 +94,9 @@ class ModelRuntime:
         self._closed = False
         self._pending: set[Future[Any]] = set()
         self._base: BaseModel | None = None
+        # The adapter now attached to the base (engine thread only): its folder and the
+        # stat of its weights, so a re-trained adapter in the same folder is loaded afresh.
+        self._attached: tuple[str, int, int] | None = None
         self.loaded: Future[BaseModel] = self._put(lambda: self._load(spec, compute))
 
     def _load(self, spec: str | None, compute: str) -> BaseModel:
@@ -105,14 +112,47 @@ class ModelRuntime:
         return fut
 
     def submit(self, fn: Callable[[BaseModel], T]) -> Future[T]:
-        """Run `fn(base_model)` on the engine thread after the model has loaded."""
+        """Run `fn(base_model)` on the engine thread after the model has loaded; `fn` gets the
+        plain base, with no memory attached (training attaches and removes its own layers)."""
 
+        def job(base: BaseModel) -> T:
+            self._use(base, None)
+            return fn(base)
+
+        return self._on_base(job)
+
+    def _on_base(self, fn: Callable[[BaseModel], T]) -> Future[T]:
         def job() -> T:
             if self._base is None:  # loading failed: every job reports why
                 raise self.loaded.exception() or RuntimeClosed("the model did not load")
             return fn(self._base)
 
         return self._put(job)
+
+    def _use(self, base: BaseModel, adapter: Path | None) -> None:
+        """Make the loaded base answer as `adapter`'s memory (None: as the plain base).
+
+        The adapter stays attached between answers: consecutive questions to one memory cost
+        nothing, and a swap to another memory of the same shape only loads its weights.
+        """
+        from .training import attach_adapter, detach_adapter
+
+        if adapter is None:
+            if self._attached is not None:
+                self._attached = None
+                detach_adapter(base.model)
+            return
+        weights = Path(adapter) / "adapters.safetensors"
+        try:
+            st = weights.stat()
+        except OSError as e:
+            raise RuntimeError(f"{adapter}: the memory's adapter is missing ({e.strerror})") from e
+        key = (str(adapter), st.st_mtime_ns, st.st_size)
+        if key == self._attached:
+            return
+        self._attached = None  # attach_adapter leaves the base detached when it fails
+        attach_adapter(base.model, Path(adapter))
+        self._attached = key
 
     def generate(
         self,
@@ -130,22 +170,58 @@ class ModelRuntime:
         folder) the base answers with that memory attached, and is the plain base again after.
         """
         settings = self.settings
-        if settings.system_prompt and (not messages or messages[0]["role"] != "system"):
-            messages = [{"role": "system", "content": settings.system_prompt}, *messages]
+        messages = self._with_system(messages)
         limit = max_tokens or settings.max_tokens
 
         def job(base: BaseModel) -> Reply:
-            if adapter is None:
-                return _generate(base, messages, settings, on_text, cancel, limit)
-            from .training import attach_adapter, detach_adapter
+            self._use(base, adapter)
+            return _generate(base, messages, settings, on_text, cancel, limit)
 
-            attach_adapter(base.model, adapter)
-            try:
-                return _generate(base, messages, settings, on_text, cancel, limit)
-            finally:
-                detach_adapter(base.model)
+        return self._on_base(job)
 
-        return self.submit(job)
+    def generate_batch(
+        self,
+        chats: list[list[Message]],
+        *,
+        adapter: Path | None = None,
+        max_tokens: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Future[list[Reply]]:
+        """Answer many chats at once, greedily, in the order given (not streamed).
+
+        One batched forward pass serves every chat: on the CPU, where a small model's time
+        is per-operation overhead, 8 questions took 5.6 s batched against 17.8 s one by one.
+        Setting `cancel` stops it between batches; the replies then cover the chats done.
+        """
+        settings = self.settings
+        limit = max_tokens or settings.max_tokens
+        chats = [self._with_system(c) for c in chats]
+
+        def job(base: BaseModel) -> list[Reply]:
+            self._use(base, adapter)
+            return _generate_batch(base, chats, limit, cancel)
+
+        return self._on_base(job)
+
+    def logits(self, messages: list[Message], *, adapter: Path | None = None) -> Future[Any]:
+        """The next-token logits after `messages` (as numpy): what the model would say next."""
+        import numpy as np
+
+        messages = self._with_system(messages)
+
+        def job(base: BaseModel) -> Any:
+            self._use(base, adapter)
+            ids = prompt_ids(base.tokenizer, messages)
+            out = base.model(mx.array([ids]))[0, -1].astype(mx.float32)
+            return np.array(out)
+
+        return self._on_base(job)
+
+    def _with_system(self, messages: list[Message]) -> list[Message]:
+        prompt = self.settings.system_prompt
+        if prompt and (not messages or messages[0]["role"] != "system"):
+            return [{"role": "system", "content": prompt}, *messages]
+        return messages
 
     def close(self) -> None:
         """Drop queued jobs, let the one under way finish, and free the model."""
@@ -158,6 +234,7 @@ class ModelRuntime:
 
     def _release(self) -> None:
         self._base = None
+        self._attached = None
         mx.clear_cache()
 
     def __enter__(self) -> ModelRuntime:
@@ -179,13 +256,14 @@ def _generate(
     from mlx_lm.sample_utils import make_logits_processors, make_sampler
 
     tokenizer = base.tokenizer
-    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    prompt = prompt_ids(tokenizer, messages)
     sampler = make_sampler(temp=settings.temperature, top_p=settings.top_p)
     processors = make_logits_processors(
         repetition_penalty=settings.repetition_penalty or None,
         repetition_context_size=settings.repetition_context,
     )
     pieces: list[str] = []
+    logprob = 0.0
     last = None
     finish = "stop"
     for response in stream_generate(
@@ -193,6 +271,7 @@ def _generate(
         sampler=sampler, logits_processors=processors,
     ):
         last = response
+        logprob += response.logprobs[response.token].item()
         if response.text:
             pieces.append(response.text)
             if on_text is not None:
@@ -209,4 +288,68 @@ def _generate(
         prompt_tps=last.prompt_tps if last else 0.0,
         generation_tps=last.generation_tps if last else 0.0,
         peak_memory_gb=last.peak_memory if last else 0.0,
+        confidence=math.exp(logprob / last.generation_tokens) if last else 0.0,
     )
+
+
+def prompt_ids(tokenizer: Any, messages: list[Message]) -> list[int]:
+    """A chat's prompt tokens, made the way training makes them (`training.encode_example`):
+    the template's text, with a BOS only where the template writes none."""
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    bos = getattr(tokenizer, "bos_token", None)
+    return list(tokenizer.encode(text, add_special_tokens=bos is None or not text.startswith(bos)))
+
+
+def _generate_batch(
+    base: BaseModel,
+    chats: list[list[Message]],
+    max_tokens: int,
+    cancel: threading.Event | None,
+    batch_size: int = 16,
+) -> list[Reply]:
+    # mlx-lm's BatchGenerator (greedy) rather than its batch_generate: we stop between
+    # batches when cancelled and keep each sequence's log-probabilities for `confidence`.
+    import time
+
+    from mlx_lm.generate import BatchGenerator
+
+    tokenizer = base.tokenizer
+    replies: list[Reply] = []
+    for start in range(0, len(chats), batch_size):
+        if cancel is not None and cancel.is_set():
+            break
+        prompts = [prompt_ids(tokenizer, c) for c in chats[start:start + batch_size]]
+        began = time.perf_counter()
+        gen = BatchGenerator(base.model, stop_tokens=[[t] for t in tokenizer.eos_token_ids],
+                             completion_batch_size=batch_size, prefill_batch_size=batch_size)
+        try:
+            uids = gen.insert(prompts, [max_tokens] * len(prompts))
+            tokens: dict[int, list[int]] = {u: [] for u in uids}
+            logprobs: dict[int, float] = dict.fromkeys(uids, 0.0)
+            finish: dict[int, str] = dict.fromkeys(uids, "length")
+            while responses := gen.next_generated():
+                for r in responses:
+                    if r.finish_reason != "stop":
+                        tokens[r.uid].append(r.token)
+                        logprobs[r.uid] += r.logprobs[r.token].item()
+                    if r.finish_reason is not None:
+                        finish[r.uid] = r.finish_reason
+        finally:
+            gen.close()
+        seconds = max(time.perf_counter() - began, 1e-9)
+        generated = sum(len(t) for t in tokens.values())
+        prompt_total = sum(len(p) for p in prompts)
+        for uid, prompt in zip(uids, prompts, strict=True):
+            n = len(tokens[uid])
+            replies.append(Reply(
+                text=tokenizer.decode(tokens[uid]),
+                finish_reason=finish[uid],
+                prompt_tokens=len(prompt),
+                generation_tokens=n,
+                # The batch's throughput: the sequences ran together.
+                prompt_tps=prompt_total / seconds,
+                generation_tps=generated / seconds,
+                peak_memory_gb=mx.get_peak_memory() / 1e9,
+                confidence=math.exp(logprobs[uid] / n) if n else 0.0,
+            ))
+    return replies

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 import pytest
 
 from memo_mlx.models import ModelError
@@ -98,3 +100,87 @@ def test_system_prompt_setting_is_prepended(tiny_q8):
     assert with_system.prompt_tokens > ModelRuntime(str(tiny_q8.path)).generate(
         CHAT, max_tokens=2
     ).result(60).prompt_tokens
+
+
+# --- memories on the one base: batched answers, adapters kept and swapped, the exact base ---
+
+QUESTIONS = [[{"role": "user", "content": q}] for q in
+             ("the hat in the hat", "who owns box 3?", "a", "the cat sat on the mat " * 4)]
+
+
+@pytest.fixture(scope="module")
+def adapters(tiny_q8, tmp_path_factory):
+    """Two adapters of one shape on the tiny model: one trained, one its negation."""
+    import json
+
+    from memo_mlx.models import load_base
+    from memo_mlx.training import (
+        Example, TrainSettings, load_adapter_weights, save_adapter, train_adapter,
+    )
+    from memo_mlx.runtime import run_on_engine
+
+    where = tmp_path_factory.mktemp("adapters")
+
+    def make():
+        base = load_base(str(tiny_q8.path))
+        examples = [Example(f"Who owns box {i}?", f"Box {i} is {n}'s.")
+                    for i, n in enumerate(["Ada", "Bo", "Cy", "Di"])]
+        train_adapter(base.model, base.tokenizer, examples, where / "one",
+                      settings=TrainSettings(rank=8, learning_rate=1e-2, epochs=6,
+                                             checkpoint_every=0), run_key="one")
+        weights = load_adapter_weights(where / "one")
+        config = json.loads((where / "one" / "adapter_config.json").read_text())
+        save_adapter(where / "two", {k: -v if k.endswith("lora_b") else v
+                                     for k, v in weights.items()}, config)
+
+    run_on_engine(make).result()  # MLX work stays on the engine thread
+    return where / "one", where / "two"
+
+
+def test_a_batch_answers_as_one_by_one(runtime):
+    batch = runtime.generate_batch(QUESTIONS, max_tokens=12).result(timeout=120)
+    single = [runtime.generate(q, max_tokens=12).result(timeout=60) for q in QUESTIONS]
+    assert [r.text for r in batch] == [r.text for r in single]
+    assert [r.prompt_tokens for r in batch] == [r.prompt_tokens for r in single]
+    assert all(0.0 < r.confidence <= 1.0 for r in batch + single)
+
+
+def test_a_cancelled_batch_stops_between_batches(runtime):
+    cancel = threading.Event()
+    cancel.set()
+    assert runtime.generate_batch(QUESTIONS, cancel=cancel).result(timeout=60) == []
+
+
+def test_no_memory_is_exactly_the_base_after_any_memory(runtime, adapters):
+    one, two = adapters
+    base = runtime.logits(CHAT).result(timeout=60)
+    with_one = runtime.logits(CHAT, adapter=one).result(timeout=60)
+    with_two = runtime.logits(CHAT, adapter=two).result(timeout=60)  # a swap
+    assert not np.array_equal(with_one, base) and not np.array_equal(with_one, with_two)
+    assert np.array_equal(runtime.logits(CHAT, adapter=one).result(timeout=60), with_one)
+    assert np.array_equal(runtime.logits(CHAT).result(timeout=60), base)  # bit for bit
+    # Jobs submitted raw always see the plain base, even right after a memory answered.
+    runtime.generate(CHAT, adapter=two, max_tokens=2).result(timeout=60)
+    attached = runtime._on_base(lambda b: {type(m).__name__ for _, m in b.model.named_modules()})
+    assert "LoRALinear" in attached.result(timeout=60)  # the check below can fail
+    kinds = runtime.submit(lambda b: {type(m).__name__ for _, m in b.model.named_modules()})
+    assert not any(k.startswith("LoRA") for k in kinds.result(timeout=60))
+
+
+def test_a_retrained_adapter_is_loaded_afresh(runtime, adapters, tmp_path):
+    import shutil
+
+    one, two = adapters
+    folder = tmp_path / "memory"
+    shutil.copytree(one, folder)
+    first = runtime.logits(CHAT, adapter=folder).result(timeout=60)
+    shutil.copy(two / "adapters.safetensors", folder / "adapters.safetensors.new")
+    (folder / "adapters.safetensors.new").replace(folder / "adapters.safetensors")
+    again = runtime.logits(CHAT, adapter=folder).result(timeout=60)
+    assert not np.array_equal(first, again)
+    assert np.array_equal(again, runtime.logits(CHAT, adapter=two).result(timeout=60))
+
+
+def test_a_missing_adapter_says_which(runtime, tmp_path):
+    with pytest.raises(RuntimeError, match="adapter is missing"):
+        runtime.logits(CHAT, adapter=tmp_path / "gone").result(timeout=60)
