@@ -11,6 +11,10 @@ The data model, outermost first:
   which chunks taught each one, so removing a file orphans exactly what it taught.
 - **training_runs** and **adapters** record how each memory was taught; **chats** and their
   **messages** keep conversations across restarts.
+- a few reflections per document are **probes**: held out of training and asked of the memory
+  after each teach; **document_recall** keeps how many it got right, per document.
+- chunk texts and reflections have full-text indexes (FTS5, ranked by bm25), kept in sync by
+  triggers: how a question finds the text that answers it.
 
 Writes happen in `atomic()` blocks (`BEGIN IMMEDIATE`, so two processes queue rather than
 deadlock), one per document during a scan: a process killed at any moment leaves the catalog as
@@ -23,7 +27,10 @@ A `Catalog` owns one connection; open one per thread.
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import re
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -118,6 +125,31 @@ class Reflection:
     answer: str
     kind: str
     run_id: int | None  # the run that first taught it; None: not taught yet
+    probe: bool  # held out of training, asked after each teach to measure recall
+
+
+@dataclass(frozen=True)
+class DocumentRecall:
+    path: str
+    right: int
+    asked: int
+
+    @property
+    def score(self) -> float:
+        return self.right / self.asked if self.asked else 0.0
+
+
+@dataclass(frozen=True)
+class RecallScore:
+    """How many of its probes the memory answered right at the last measure, per document."""
+
+    right: int
+    asked: int
+    documents: list[DocumentRecall]
+
+    @property
+    def score(self) -> float:
+        return self.right / self.asked if self.asked else 0.0
 
 
 @dataclass(frozen=True)
@@ -215,8 +247,58 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db.table("messages").create_index(["chat_id", "ord"])
 
 
+# External-content FTS5 indexes: the text is stored once, in its table; triggers keep the index in
+# step with every write, sqlite-utils or raw SQL. The update triggers fire only when the indexed
+# text changes: chunks are re-ordered and reflections re-stated (taught, orphaned, probed) often.
+# Porter stemming lets "founded" find "founding"; remove_diacritics lets "cafe" find "café".
+# Never INSERT OR REPLACE into chunks or reflections: the row it replaces skips the delete trigger
+# (recursive_triggers is off) and its words would stay in the index.
+_M002_FTS = [
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id', "
+    "tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN "
+    "INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN "
+    "INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
+    "CREATE TRIGGER chunks_fts_update AFTER UPDATE OF id, text ON chunks BEGIN "
+    "INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); "
+    "INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text); END",
+    "INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')",
+    "CREATE VIRTUAL TABLE reflections_fts USING fts5(question, answer, content='reflections', "
+    "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER reflections_fts_insert AFTER INSERT ON reflections BEGIN "
+    "INSERT INTO reflections_fts (rowid, question, answer) "
+    "VALUES (new.id, new.question, new.answer); END",
+    "CREATE TRIGGER reflections_fts_delete AFTER DELETE ON reflections BEGIN "
+    "INSERT INTO reflections_fts (reflections_fts, rowid, question, answer) "
+    "VALUES ('delete', old.id, old.question, old.answer); END",
+    "CREATE TRIGGER reflections_fts_update AFTER UPDATE OF id, question, answer ON reflections "
+    "BEGIN INSERT INTO reflections_fts (reflections_fts, rowid, question, answer) "
+    "VALUES ('delete', old.id, old.question, old.answer); "
+    "INSERT INTO reflections_fts (rowid, question, answer) "
+    "VALUES (new.id, new.question, new.answer); END",
+    "INSERT INTO reflections_fts (reflections_fts) VALUES ('rebuild')",
+]
+
+
+def _m002_recall(db: sqlite_utils.Database) -> None:
+    for sql in _M002_FTS:
+        db.execute(sql)
+    db.table("reflections").add_column("probe", int, not_null_default=0)
+    # The last measure of each document's probes; a new measure replaces it.
+    db.table("document_recall").create(
+        {"document_id": int, "memory_id": int, "run_id": int, "asked": int, "right": int,
+         "measured_at": str},
+        pk="document_id", not_null={"memory_id", "asked", "right"},
+        foreign_keys=[("document_id", "documents", "id"), ("memory_id", "memories", "id"),
+                      ("run_id", "training_runs", "id")],
+    )
+    db.table("document_recall").create_index(["memory_id"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m001_initial", _m001_initial),
+    ("m002_recall", _m002_recall),
 ]
 
 
@@ -224,6 +306,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 # deletions cascade explicitly here, children first, inside the caller's transaction.
 _DELETE_DOCUMENTS = [
     "DELETE FROM chunks WHERE document_id IN ({ids})",
+    "DELETE FROM document_recall WHERE document_id IN ({ids})",
     "DELETE FROM documents WHERE id IN ({ids})",
 ]
 
@@ -232,6 +315,10 @@ _DOCUMENT = (  # the columns of `Document`, in its order
     "SELECT id, folder_id, path, format, size, mtime_ns, hash, chunker, state, error, retry "
     "FROM documents"
 )
+_REFLECTION = "r.id, r.question, r.answer, r.kind, r.run_id, r.probe"  # `Reflection`, in order
+
+# Kinds whose questions ask one fact of one passage: the fairest probes of what a text taught.
+_PROBE_KINDS = ("direct", "entity")
 
 
 class Catalog:
@@ -615,11 +702,12 @@ class Catalog:
                             [created, chunk_id])
 
     def reflections(self, memory_id: int, state: str = "active") -> list[Reflection]:
+        """Probes included (`probe` says which): training must leave those out."""
         rows = self.db.execute(
-            "SELECT id, question, answer, kind, run_id FROM reflections "
-            "WHERE memory_id = ? AND state = ? ORDER BY id", [memory_id, state],
+            f"SELECT {_REFLECTION} FROM reflections r "
+            "WHERE r.memory_id = ? AND r.state = ? ORDER BY r.id", [memory_id, state],
         ).fetchall()
-        return [Reflection(*row) for row in rows]
+        return [_reflection(row) for row in rows]
 
     def reflection_sources(self, reflection_ids: Sequence[int]) -> dict[int, list[str]]:
         """The documents each reflection was written from, by path."""
@@ -699,7 +787,7 @@ class Catalog:
             )
 
     def forget_all(self, memory_id: int) -> None:
-        """Nothing the memory learnt from is left: drop its orphans and its adapter."""
+        """Nothing the memory learnt from is left: drop its orphans, adapter and recall."""
         with self.atomic():
             self.db.execute(
                 "DELETE FROM reflection_sources WHERE reflection_id IN "
@@ -710,6 +798,8 @@ class Catalog:
                 "DELETE FROM reflections WHERE memory_id = ? AND state = 'orphaned'", [memory_id]
             )
             self.db.execute("UPDATE adapters SET active = 0 WHERE memory_id = ?", [memory_id])
+            # Without an adapter there is nothing to measure: an old score would be a lie.
+            self.db.execute("DELETE FROM document_recall WHERE memory_id = ?", [memory_id])
 
     def runs(self, memory_id: int) -> list[dict[str, Any]]:
         return list(self.db.query(
@@ -726,6 +816,126 @@ class Catalog:
         if not rows:
             return None
         return {**rows[0], "path": str(self.path.parent / rows[0]["path"])}
+
+    # --- search -----------------------------------------------------------------------------
+
+    def search_chunks(
+        self, memory_ids: Sequence[int], query: str, limit: int = 3
+    ) -> list[ChunkText]:
+        """The chunks of these memories' readable documents that best match a user's free-text
+        question (bm25), best first."""
+        match = fts_query(query)
+        if not match or not memory_ids or limit <= 0:
+            return []
+        marks = ",".join("?" * len(memory_ids))
+        rows = self.db.execute(
+            "SELECT c.id, c.document_id, d.path, d.title, c.heading, c.text FROM chunks_fts f "
+            "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id "
+            f"WHERE chunks_fts MATCH ? AND d.memory_id IN ({marks}) AND d.state = 'ok' "
+            "ORDER BY f.rank, c.id LIMIT ?",
+            [match, *memory_ids, limit],
+        ).fetchall()
+        return [ChunkText(*row) for row in rows]
+
+    def search_reflections(self, memory_id: int, text: str, limit: int = 5) -> list[Reflection]:
+        """The memory's active reflections that best match a text (bm25), best first: which of
+        them taught an answer, so that it can cite their documents."""
+        match = fts_query(text)
+        if not match or limit <= 0:
+            return []
+        rows = self.db.execute(
+            f"SELECT {_REFLECTION} FROM reflections_fts f JOIN reflections r ON r.id = f.rowid "
+            "WHERE reflections_fts MATCH ? AND r.memory_id = ? AND r.state = 'active' "
+            "ORDER BY f.rank, r.id LIMIT ?",
+            [match, memory_id, limit],
+        ).fetchall()
+        return [_reflection(row) for row in rows]
+
+    # --- memory health ----------------------------------------------------------------------
+
+    def choose_probes(self, memory_id: int, per_document: int, min_reflections: int) -> int:
+        """Hold out up to `per_document` reflections of each document that has at least
+        `min_reflections` of its own, as probes; returns how many were marked. One transaction.
+
+        Only reflections never taught can be held out (a taught one is in the adapter already),
+        and only those of one document (recall is per document). The choice is a hash of the
+        question, so the same catalog always holds out the same ones."""
+        with self.atomic():
+            # Active reflections written from exactly one document, with that document.
+            rows = self.db.execute(
+                "SELECT r.id, r.question, r.kind, r.run_id, r.probe, min(s.document_id) "
+                "FROM reflections r JOIN reflection_sources s ON s.reflection_id = r.id "
+                "WHERE r.memory_id = ? AND r.state = 'active' GROUP BY r.id "
+                "HAVING count(DISTINCT s.document_id) = 1 AND count(s.document_id) = count(*)",
+                [memory_id],
+            ).fetchall()
+            own: dict[int, int] = {}
+            probes: dict[int, int] = {}
+            candidates: dict[int, list[tuple[bool, str, int]]] = {}
+            for rid, question, kind, run_id, probe, doc_id in rows:
+                own[doc_id] = own.get(doc_id, 0) + 1
+                if probe:
+                    probes[doc_id] = probes.get(doc_id, 0) + 1
+                elif run_id is None:
+                    digest = hashlib.sha256(question.encode()).hexdigest()
+                    candidates.setdefault(doc_id, []).append(
+                        (kind not in _PROBE_KINDS, digest, rid)
+                    )
+            chosen: list[int] = []
+            for doc_id, ranked in candidates.items():
+                room = per_document - probes.get(doc_id, 0)
+                if own[doc_id] >= min_reflections and room > 0:
+                    chosen += [rid for _, _, rid in sorted(ranked)[:room]]
+            for batch in _batches(chosen):
+                marks = ",".join("?" * len(batch))
+                self.db.execute(f"UPDATE reflections SET probe = 1 WHERE id IN ({marks})", batch)
+        return len(chosen)
+
+    def probes(self, memory_id: int) -> list[tuple[Reflection, int, str]]:
+        """The memory's active probes, each with its document's id and path, by path."""
+        rows = self.db.execute(
+            f"SELECT DISTINCT {_REFLECTION}, d.id, d.path FROM reflections r "
+            "JOIN reflection_sources s ON s.reflection_id = r.id "
+            "JOIN documents d ON d.id = s.document_id "
+            "WHERE r.memory_id = ? AND r.state = 'active' AND r.probe = 1 "
+            "ORDER BY d.path, r.id",
+            [memory_id],
+        ).fetchall()
+        return [(_reflection(row[:6]), int(row[6]), str(row[7])) for row in rows]
+
+    def save_recall(
+        self, memory_id: int, run_id: int | None, results: dict[int, tuple[int, int]]
+    ) -> None:
+        """Record a whole measure of the memory: document id -> (right, asked). It replaces the
+        last one (a document whose probes all went with its old text drops out); a document
+        removed meanwhile (a scan beside the teach) is skipped."""
+        with self.atomic():
+            measured = now()
+            self.db.execute("DELETE FROM document_recall WHERE memory_id = ?", [memory_id])
+            for doc_id, (right, asked) in results.items():
+                self.db.execute(
+                    "INSERT OR REPLACE INTO document_recall "
+                    '(document_id, memory_id, run_id, "right", asked, measured_at) '
+                    "SELECT id, memory_id, ?, ?, ?, ? FROM documents "
+                    "WHERE id = ? AND memory_id = ?",
+                    [run_id, right, asked, measured, doc_id, memory_id],
+                )
+
+    def recall(self, memory_id: int) -> RecallScore | None:
+        """The memory's last measured recall over the documents it still has; None if never
+        measured."""
+        rows = self.db.execute(
+            'SELECT d.path, r."right", r.asked FROM document_recall r '
+            "JOIN documents d ON d.id = r.document_id WHERE r.memory_id = ? ORDER BY d.path",
+            [memory_id],
+        ).fetchall()
+        if not rows:
+            return None
+        documents = [DocumentRecall(*row) for row in rows]
+        return RecallScore(
+            right=sum(d.right for d in documents), asked=sum(d.asked for d in documents),
+            documents=documents,
+        )
 
     # --- summaries --------------------------------------------------------------------------
 
@@ -802,10 +1012,33 @@ def check_memory_name(name: str) -> str:
     return name
 
 
+# Words that say what kind of question it is, not what it is about: they would only add noise.
+STOP_WORDS = frozenset('''
+a about after all also an and any are as at be been before being but by can could did do does
+for from had has have he her here him his how i if in into is it its me my no nor not of on or
+our please s she should so t tell than that the their them then there these they this those to
+us was we were what when where which while who whom whose why will with would you your
+'''.split())
+_MAX_QUERY_TERMS = 64  # a pasted page must not become a query of thousands of terms
+
+
+def fts_query(text: str) -> str:
+    """A user's free text as a safe FTS5 query: its words but the stop words, each quoted (so
+    quotes, operators and `*` are only text), joined with OR; "" when no word is left."""
+    words = re.findall(r"\w+", unicodedata.normalize("NFC", text).lower())
+    terms = [w for w in dict.fromkeys(words) if w not in STOP_WORDS][:_MAX_QUERY_TERMS]
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
 def _batches(ids: list[int], size: int = 500) -> Iterator[list[int]]:
     # SQLite limits the number of bound parameters per statement.
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+def _reflection(row: Sequence[Any]) -> Reflection:
+    rid, question, answer, kind, run_id, probe = row
+    return Reflection(rid, question, answer, kind, run_id, bool(probe))
 
 
 def _memory(r: dict[str, Any]) -> Memory:

@@ -10,25 +10,22 @@ import argparse
 import json
 import sys
 import threading
-from collections.abc import Callable
+import time
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .benchmark import CONDITIONS
 from .catalog import Catalog, Memory, memory_state
 from .chunking import Chunker
 from .errors import MemoError
 from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
+from .recall import MODES
 from .settings import load_defaults
 from .synthesis import SynthesisProgress
 from .teach import STRATEGIES, TeachProgress, TeachReport, TeachSettings, teach_memory
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-
-# Commands whose engine parts land in later issues answer with EXIT_USAGE until then.
-NOT_YET = {
-    "bench": "the knowledge benchmark",
-}
 
 
 class UsageError(MemoError):
@@ -47,10 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--memory", action="append", default=[], metavar="NAME",
                      help="consult this memory (repeatable); default: every memory switched on")
     ask.add_argument("--no-memory", action="store_true", help="answer from the base model alone")
-    ask.add_argument("--mode", choices=("direct", "protocol", "rag"), default=None)
+    ask.add_argument("--mode", choices=MODES, default=None,
+                     help="how memories are consulted (default: settings, auto)")
     ask.add_argument("--max-tokens", type=int, default=None, metavar="N")
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
     ask.set_defaults(handler=cmd_ask)
+
+    for name, what in (("on", "switch a memory on: consulted by ask and the chat"),
+                       ("off", "switch a memory off: kept, but not consulted")):
+        switch = sub.add_parser(name, help=what)
+        switch.add_argument("name", metavar="NAME")
+        switch.add_argument("--json", action="store_true")
+        switch.set_defaults(handler=cmd_switch)
 
     status = sub.add_parser("status", help="model, memories, their folders, counts and state")
     status.add_argument("--json", action="store_true")
@@ -94,10 +99,22 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--json", action="store_true", help="a JSON line per scan")
     watch.set_defaults(handler=cmd_watch)
 
-    for name, summary in NOT_YET.items():
-        p = sub.add_parser(name, help=f"{summary} (not yet available)")
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(handler=_not_yet(name))
+    bench = sub.add_parser("bench", help="the knowledge benchmark: teach a fictional corpus, "
+                                         "answer its questions with and without the memory")
+    bench.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    bench.add_argument("--documents", type=int, default=36, metavar="N")
+    bench.add_argument("--distractors", type=int, default=12, metavar="N")
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--questions", type=int, default=0, metavar="N",
+                       help="ask only the first N questions (default: all)")
+    bench.add_argument("--condition", action="append", choices=CONDITIONS, metavar="NAME",
+                       help=f"run only these (repeatable): {', '.join(CONDITIONS)}")
+    bench.add_argument("--corpus", type=Path, metavar="DIR",
+                       help="a corpus written by bench/knowledge.py (default: generate one)")
+    bench.add_argument("--work", type=Path, metavar="DIR",
+                       help="keep the benchmark's corpus, catalog and memory here")
+    bench.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON report here")
+    bench.set_defaults(handler=cmd_bench)
     return parser
 
 
@@ -117,13 +134,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def handler(_args: argparse.Namespace) -> int:
-        raise UsageError(f"'{name}' is not yet available in this version")
-
-    return handler
-
-
 def _progress(message: str, end: str = "\n") -> None:
     """Progress goes to a terminal only; pipes and --json stay clean."""
     if sys.stderr.isatty():
@@ -131,10 +141,11 @@ def _progress(message: str, end: str = "\n") -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from .recall import Recall
     from .runtime import ModelRuntime
 
-    if args.memory:
-        raise UsageError("--memory is not yet available in this version; use --no-memory")
+    if args.memory and args.no_memory:
+        raise UsageError("--memory and --no-memory ask for opposite things; give one")
     if args.max_tokens is not None and args.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")
     stream = not args.json
@@ -143,37 +154,84 @@ def cmd_ask(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    _progress("Loading the model...")
-    with ModelRuntime() as runtime:
-        cancel = threading.Event()
-        future = runtime.generate(
-            [{"role": "user", "content": args.question}],
-            on_text=write if stream else None,
-            cancel=cancel,
-            max_tokens=args.max_tokens,
-        )
-        try:
-            reply = future.result()
-        except KeyboardInterrupt:
-            cancel.set()
-            reply = future.result()
-            if stream:
-                write("\n")
-            raise
+    with _catalog() as catalog:
+        if args.no_memory:
+            memories: list[Memory] = []
+        elif args.memory:
+            memories = [m for name in dict.fromkeys(args.memory)
+                        for m in _selected(catalog, name)]
+        else:  # every memory switched on that has learned something yet
+            memories = [m for m in catalog.memories()
+                        if m.enabled and catalog.adapter(m.id) is not None]
+        _progress("Loading the model...")
+        with ModelRuntime() as runtime:
+            recall = Recall(catalog, runtime)
+            if args.max_tokens is not None:
+                from dataclasses import replace
+
+                recall.settings = replace(recall.settings, answer_tokens=args.max_tokens)
+            cancel = threading.Event()
+            if memories:
+                _progress(f"Asking {', '.join(m.name for m in memories)}...")
+            try:
+                answer = recall.ask(args.question, memories, mode=args.mode,
+                                    on_text=write if stream else None, cancel=cancel)
+            except KeyboardInterrupt:
+                cancel.set()
+                if stream:
+                    write("\n")
+                raise
     if stream:
         write("\n")
+        if answer.sources:
+            _progress("Sources: " + ", ".join(answer.sources))
         return 0
-    result: dict[str, Any] = {
-        "answer": reply.text.strip(),
-        "mode": "none",  # no memory consulted
-        "memories": [],
-        "trace": [],
-        "sources": [],
-        "finish_reason": reply.finish_reason,
-        "tokens": {"prompt": reply.prompt_tokens, "generated": reply.generation_tokens},
-        "tokens_per_second": {"prompt": reply.prompt_tps, "generation": reply.generation_tps},
-    }
-    print(json.dumps(result, ensure_ascii=False))
+    print(json.dumps(answer.to_json(), ensure_ascii=False))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .benchmark import BenchSettings, clean, run_benchmark, table
+
+    if args.documents < 3 or args.questions < 0 or args.distractors < 0:
+        raise UsageError("--documents must be at least 3; --questions and --distractors >= 0")
+    if args.work is not None and args.work.exists() and any(args.work.iterdir()):
+        raise UsageError(f"{args.work}: --work must be a new or empty folder")
+    settings = BenchSettings(
+        documents=args.documents, seed=args.seed, distractors=args.distractors,
+        questions=args.questions, conditions=tuple(args.condition or CONDITIONS),
+    )
+    work = args.work or Path(tempfile.mkdtemp(prefix="memo-bench-"))
+    began = time.perf_counter()
+    try:
+        report = run_benchmark(work, settings, corpus=args.corpus,
+                               on_progress=lambda m: _progress(f"bench: {m}"))
+    finally:
+        if args.work is None:
+            clean(work)
+    report["seconds"] = round(time.perf_counter() - began, 1)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    c, t = report["corpus"], report["teach"]
+    print(f"{report['model']}: {c['documents']} documents ({c['bytes'] / 1024:.1f} KB), "
+          f"{c['questions']} questions; taught in {t['seconds']:.0f} s "
+          f"({t['reflections']} reflections)")
+    print(table(report))
+    return 0
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    with _catalog() as catalog:
+        memory = _selected(catalog, args.name)[0]
+        catalog.set_enabled(memory.id, args.command == "on")
+        if args.json:
+            print(json.dumps(memory_status(catalog, catalog.memory_by_id(memory.id)),
+                             ensure_ascii=False))
     return 0
 
 
@@ -210,6 +268,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  {m['name']}  [{'on' if m['enabled'] else 'off'}]  {m['state']}: "
               f"{m['documents']} documents{failed}, {m['chunks']} chunks, "
               f"{m['reflections']} reflections")
+        if m["recall"]:
+            r = m["recall"]
+            weak = [d["path"] for d in r["documents"] if d["score"] < 0.5]
+            print(f"    recalls {r['right']}/{r['asked']} held-out questions"
+                  + (f"; not learned yet: {len(weak)} files" if weak else ""))
         for folder in m["folders"]:
             print(f"    {folder}" + ("  (missing)" if folder in m["missing"] else ""))
     return 0
@@ -219,6 +282,7 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
     """One memory as `memo status --json` shows it."""
     stats = catalog.stats(memory.id)
     folders = catalog.folders(memory.id)
+    recall = catalog.recall(memory.id)
     return {
         "name": memory.name,
         "enabled": memory.enabled,
@@ -231,6 +295,12 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
         "missing": [f.path for f in folders if f.state == "missing"],
         "failed": stats.failed,
         "errors": [{"path": p, "error": e} for p, e in catalog.errors(memory.id)],
+        "recall": None if recall is None else {
+            "score": round(recall.score, 3), "right": recall.right, "asked": recall.asked,
+            "documents": [{"path": d.path, "score": round(d.right / d.asked, 3) if d.asked
+                           else 0.0, "right": d.right, "asked": d.asked}
+                          for d in recall.documents],
+        },
     }
 
 
@@ -426,6 +496,11 @@ def _print_teach(r: TeachReport) -> None:
               f"{t.final_loss:.3f}, {t.seconds:.0f} s" +
               (f" (resumed at step {t.resumed_from})" if t.resumed_from else ""))
         print(f"  adapter: {r.adapter}")
+    if r.recall is not None and r.recall.asked:
+        weak = [d.path for d in r.recall.documents if d.right * 2 < d.asked]
+        print(f"  recall: {r.recall.right}/{r.recall.asked} held-out questions answered"
+              + (f"; not learned yet: {', '.join(Path(w).name for w in weak[:5])}"
+                 + (" ..." if len(weak) > 5 else "") if weak else ""))
 
 
 def _note(as_json: bool, event: dict[str, str]) -> None:

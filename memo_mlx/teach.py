@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog, Memory, Reflection
+from . import health
+from .catalog import Catalog, Memory, RecallScore, Reflection
 from .chunking import Chunker
 from .errors import MemoError
 from .ingest import ScanProgress, ScanReport, scan_memory
@@ -53,7 +54,7 @@ class TeachSettings:
     # in all, within min_epochs..max_epochs. Rule-made reflections state each fact several
     # ways, so a large folder needs fewer passes over its pairs than a small one.
     exposures: int = 600
-    min_epochs: int = 2
+    min_epochs: int = 6
     max_epochs: int = 30
 
     @classmethod
@@ -80,6 +81,7 @@ class TeachReport:
     reflections_total: int = 0
     training: TrainResult | None = None
     adapter: str | None = None
+    recall: RecallScore | None = None  # held-out probes answered after training
     cancelled: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -97,6 +99,10 @@ class TeachReport:
                 "resumed_from": t.resumed_from if t else 0,
             },
             "adapter": self.adapter,
+            "recall": None if self.recall is None else {
+                "score": round(self.recall.score, 3), "right": self.recall.right,
+                "asked": self.recall.asked,
+            },
             "cancelled": self.cancelled,
         }
 
@@ -122,12 +128,15 @@ def teach_memory(
     generator: Generator | None = None,
     settings: TeachSettings | None = None,
     training: TrainSettings | None = None,
+    checkup: health.HealthSettings | None = None,
     on_progress: Callable[[TeachProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> TeachReport:
-    """Scan, synthesize and train `memory` (see the module docstring). `runtime` is the
-    `ModelRuntime` whose base model the adapter is trained against."""
+    """Scan, synthesize and train `memory` (see the module docstring), then measure what it
+    recalls of each document. `runtime` is the `ModelRuntime` whose base model the adapter is
+    trained against."""
     settings = settings or TeachSettings.from_defaults()
+    checkup = checkup or health.HealthSettings.from_defaults()
     training = training or train_settings()
     if settings.strategy not in STRATEGIES:
         raise TeachError(f"strategy must be one of {', '.join(STRATEGIES)}, "
@@ -149,21 +158,29 @@ def teach_memory(
         if report.synthesis.cancelled:
             report.cancelled = True
             return report
+        health.hold_out(catalog, memory, checkup)
         plan = _plan(catalog, memory, settings, training)
         report.reflections_total = len(catalog.reflections(memory.id))
         current = catalog.adapter(memory.id)
         report.adapter = current["path"] if current else None
+        report.recall = catalog.recall(memory.id)
         if plan is None:
+            if current is not None and report.recall is None:  # taught before probes existed
+                report.recall = health.measure(catalog, memory, runtime, settings=checkup,
+                                               cancel=cancel)
             return report
         report.strategy = plan.strategy
-        _train(catalog, memory, runtime, plan, settings, training, report, tell("training"),
-               cancel)
+        run_id = _train(catalog, memory, runtime, plan, settings, training, report,
+                        tell("training"), cancel)
+        if run_id is not None:
+            report.recall = health.measure(catalog, memory, runtime, run_id=run_id,
+                                           settings=checkup, cancel=cancel)
     return report
 
 
 def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
           training: TrainSettings) -> _Plan | None:
-    active = catalog.reflections(memory.id)
+    active = [r for r in catalog.reflections(memory.id) if not r.probe]  # probes: never taught
     orphaned = catalog.reflections(memory.id, "orphaned")
     current = catalog.adapter(memory.id)
     path = Path(current["path"]) if current else None
@@ -198,7 +215,8 @@ def _train(
     report: TeachReport,
     on_progress: Callable[[TrainProgress], None],
     cancel: threading.Event,
-) -> None:
+) -> int | None:
+    """Train by `plan`; the id of the finished run, None if it was cancelled."""
     out = adapter_dir(memory)
     target = out.with_name(out.name + ".batch") if plan.strategy == "ties" else out
     if settings.exposures:  # epochs from the data: a few passes over many pairs, more over few
@@ -247,7 +265,7 @@ def _train(
     if result.cancelled:
         report.cancelled = True
         catalog.finish_run(run_id, "cancelled", steps=result.steps, tokens=result.tokens)
-        return
+        return None
     catalog.finish_run(
         run_id, "done", adapter=str(out.relative_to(memo_home())), base_model=base_name,
         taught=[r.id for r in plan.examples], steps=result.steps, tokens=result.tokens,
@@ -256,6 +274,7 @@ def _train(
     report.adapter = str(out)
     report.reflections_new = len(plan.new)
     report.reflections_total = len(catalog.reflections(memory.id))
+    return run_id
 
 
 def _digest(value: object) -> str:

@@ -16,7 +16,8 @@ from memo_mlx.catalog import (
 )
 
 TABLES = {"memories", "folders", "documents", "chunks", "reflections", "reflection_sources",
-          "chunk_entities", "training_runs", "adapters", "chats", "messages", "migrations"}
+          "chunk_entities", "training_runs", "adapters", "chats", "messages", "migrations",
+          "chunks_fts", "reflections_fts", "document_recall"}
 
 
 def chunk(text: str) -> NewChunk:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from memo_mlx.cli import EXIT_FAILED, EXIT_USAGE, NOT_YET, main
+from memo_mlx.cli import EXIT_FAILED, EXIT_USAGE, main
 
 
 def test_status_json_keys(capsys, tiny_model_env):
@@ -44,12 +44,6 @@ def test_ask_streams_text(capsys, tiny_model_env):
     captured = capsys.readouterr()
     assert captured.out.endswith("\n") and captured.out.strip()
     assert captured.err == ""  # no progress chatter when stderr is not a terminal
-
-
-@pytest.mark.parametrize("command", sorted(NOT_YET))
-def test_later_commands_say_not_yet_available(capsys, command):
-    assert main([command]) == EXIT_USAGE
-    assert "not yet available" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(capsys):

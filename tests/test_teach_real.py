@@ -1,9 +1,10 @@
 """The promise of the product on the real default model: after `teach`, the memory knows what a
-fictional folder says, and the base model does not. Slow: minutes of training on a CPU."""
+fictional folder says and the base model does not; its health says so per document; after a
+file is deleted and the memory re-taught, that file's facts are gone. Slow: minutes of
+training on a CPU."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from memo_mlx.catalog import Catalog
 from memo_mlx.chunking import Chunker
 from memo_mlx.ingest import add_paths
 from memo_mlx.runtime import ModelRuntime
+from memo_mlx.scoring import key_terms, recalls
 from memo_mlx.teach import adapter_dir, teach_memory
 
 # Facts no pretrained model can know.
@@ -25,15 +27,8 @@ DOCS = {
 }
 
 
-def key_terms(answer: str) -> set[str]:
-    """The facts an answer carries: its numbers and capitalised names (not the first word)."""
-    words = re.findall(r"[A-Za-z0-9]+", answer)
-    return {w for i, w in enumerate(words) if w.isdigit() or (i > 0 and w[0].isupper())}
-
-
 def knows(reply: str, answer: str) -> bool:
-    terms = key_terms(answer)
-    return bool(terms) and all(t.lower() in reply.lower() for t in terms)
+    return bool(key_terms(answer)) and recalls(reply, answer)
 
 
 @pytest.mark.slow
@@ -48,7 +43,8 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
         report = teach_memory(catalog, memory, runtime, chunker=Chunker())
         assert report.training is not None
         assert report.training.final_loss < 0.5, report.to_json()
-        reflections = [r for r in catalog.reflections(memory.id) if key_terms(r.answer)]
+        reflections = [r for r in catalog.reflections(memory.id)
+                       if key_terms(r.answer) and not r.probe]
         asked = reflections[:: max(1, len(reflections) // 12)][:12]
         with_memory = base = 0
         for r in asked:
@@ -64,3 +60,32 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
               f"{report.training.seconds:.0f} s training")
         assert with_memory >= 0.7 * len(asked)
         assert base <= 0.2 * len(asked)
+
+        # Health: the held-out probes were asked, per document.
+        health = catalog.recall(memory.id)
+        assert health is not None and health.asked > 0, report.to_json()
+        print(f"health: {health.right}/{health.asked} held-out probes")
+
+        # Forgetting: quill.md deleted, the memory re-taught without it.
+        quill = [r for r, paths in catalog.reflection_sources(
+            [r.id for r in catalog.reflections(memory.id)
+             if key_terms(r.answer) and not r.probe]).items()
+            if paths == [str(root / "quill.md")]]
+        facts = [r for r in catalog.reflections(memory.id) if r.id in set(quill)]
+        assert len(facts) >= 4
+
+        def recalled() -> int:
+            replies = runtime.generate_batch(
+                [[{"role": "user", "content": r.question}] for r in facts],
+                adapter=adapter_dir(memory), max_tokens=48).result()
+            return sum(knows(reply.text, r.answer) for r, reply in zip(facts, replies, strict=True))
+
+        before = recalled()
+        (root / "quill.md").unlink()
+        again = teach_memory(catalog, memory, runtime, chunker=Chunker())
+        assert again.strategy == "full"
+        after = recalled()
+        print(f"quill.md facts recalled: {before}/{len(facts)} before, {after} after deletion")
+        assert before >= 0.6 * len(facts) and after <= 0.2 * len(facts)
+        health = catalog.recall(memory.id)
+        assert health is None or all(Path(d.path).name != "quill.md" for d in health.documents)

@@ -1,0 +1,67 @@
+"""Memory health: what a memory has learned of each document, measured after every teach.
+
+A few of each document's reflections are held out of training (`Catalog.choose_probes`); after
+training they are asked of the memory, and a probe counts as recalled when the memory's answer
+holds the names and numbers of the held-out answer. They are questions the memory was never
+trained on, worded as the reflections it was, so the score is how much of the document it can
+give back, per document: a user sees which files it has not learned yet.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import Catalog, Memory, RecallScore
+from .scoring import recalls
+from .settings import from_section
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    probes_per_document: int = 2  # 0: no probes, no health measure
+    # Documents with fewer reflections give none away: each one is needed to teach the file.
+    min_reflections: int = 6
+    max_tokens: int = 64
+
+    @classmethod
+    def from_defaults(cls) -> HealthSettings:
+        return from_section(cls, "health")
+
+
+def hold_out(catalog: Catalog, memory: Memory, settings: HealthSettings) -> int:
+    """Mark probes among reflections not yet taught; they are never trained on."""
+    if settings.probes_per_document <= 0:
+        return 0
+    return catalog.choose_probes(memory.id, settings.probes_per_document,
+                                 settings.min_reflections)
+
+
+def measure(
+    catalog: Catalog,
+    memory: Memory,
+    runtime: Any,
+    *,
+    run_id: int | None = None,
+    settings: HealthSettings | None = None,
+    cancel: threading.Event | None = None,
+) -> RecallScore | None:
+    """Ask the memory its probes, store each document's score, and return the memory's."""
+    settings = settings or HealthSettings.from_defaults()
+    probes = catalog.probes(memory.id)
+    current = catalog.adapter(memory.id)
+    if not probes or current is None:
+        return catalog.recall(memory.id)
+    replies = runtime.generate_batch(
+        [[{"role": "user", "content": r.question}] for r, _, _ in probes],
+        adapter=current["path"], max_tokens=settings.max_tokens, cancel=cancel,
+    ).result()
+    if len(replies) < len(probes):  # cancelled: keep the last complete measure
+        return catalog.recall(memory.id)
+    results: dict[int, tuple[int, int]] = {}
+    for (reflection, document_id, _), reply in zip(probes, replies, strict=True):
+        right, asked = results.get(document_id, (0, 0))
+        results[document_id] = (right + recalls(reply.text, reflection.answer), asked + 1)
+    catalog.save_recall(memory.id, run_id, results)
+    return catalog.recall(memory.id)

@@ -1,0 +1,431 @@
+"""Answering with memories: the executive consults the memories that are switched on.
+
+The executive is the base model with no adapter; a memory is the same loaded base with that
+memory's adapter attached (`runtime` swaps them without reloading). Modes:
+
+- "none": no memory is on; the executive answers alone, exactly as the base model.
+- "direct": each memory is asked the question as it was taught (a plain user turn); its answer
+  is the answer (several memories that know: each answer, named).
+- "protocol": the paper's three stages. Grounding: the executive splits the question into
+  atomic sub-questions, each asked of every memory. Entity identification: names in the
+  memories' answers become a ranked candidate list, followed up in turns (a budget), a
+  candidate dropped after repeated "I don't know". Answer seeking: sub-questions still
+  unanswered are asked again about the surviving candidates (a budget). Then the executive
+  writes the answer from the notes.
+- "rag": the baseline everybody ships. The chunks BM25 ranks first (SQLite FTS5 over the
+  memories' text) go into the executive's context.
+- "auto": protocol when the executive passes a self-check on its two jobs (splitting a
+  question, answering from notes), else direct. The verdict is kept per model in MEMO_HOME.
+
+Every answer carries its trace (which memory was asked what, and what it said) and the source
+documents of the reflections that taught what was used. `ask_many` answers a list of
+questions stage by stage in batches, for the benchmark and memory health.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from . import derive
+from .catalog import Catalog, Memory
+from .errors import MemoError
+from .scoring import says_unknown
+from .settings import from_section, memo_home, resources_dir
+
+MODES = ("auto", "direct", "protocol", "rag")
+UNKNOWN = "I don't know."
+
+
+class RecallError(MemoError):
+    pass
+
+
+@dataclass(frozen=True)
+class RecallSettings:
+    mode: str = "auto"
+    memory_tokens: int = 64  # the longest answer a memory gives to one question
+    answer_tokens: int = 160  # the executive's final answer
+    # A memory's answer whose tokens were this unsure (exp of the mean log-probability) counts
+    # as "I don't know". 0: every answer counts.
+    min_confidence: float = 0.0
+    sub_questions: int = 3  # grounding: at most this many beyond the question itself
+    entity_turns: int = 7  # entity identification: follow-ups over candidates, in all
+    dead_end: int = 3  # "I don't know"s that drop a candidate
+    seek_turns: int = 8  # answer seeking: re-asks of unanswered sub-questions, in all
+    rag_chunks: int = 3
+    sources: int = 3  # reflections matched to each used answer, whose documents are cited
+
+    @classmethod
+    def from_defaults(cls) -> RecallSettings:
+        return from_section(cls, "recall")
+
+
+@dataclass(frozen=True)
+class Step:
+    stage: str  # "direct", "grounding", "entity", "seek", "retrieval" or "synthesis"
+    question: str
+    memory: str | None  # None: the executive (or the index, for retrieval)
+    answer: str
+    confidence: float | None = None
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str = ""
+    mode: str = "none"
+    memories: list[str] = field(default_factory=list)
+    trace: list[Step] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    finish_reason: str = "stop"
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer, "mode": self.mode, "memories": self.memories,
+            "trace": [asdict(s) for s in self.trace], "sources": self.sources,
+            "finish_reason": self.finish_reason, "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class _Consulted:
+    """A memory that can be asked: its name, id and adapter folder."""
+
+    name: str
+    id: int
+    adapter: Path
+
+
+def prompt(name: str, **values: object) -> str:
+    text = (resources_dir() / "prompts" / f"{name}.txt").read_text()
+    return Template(text).safe_substitute({k: str(v) for k, v in values.items()})
+
+
+def user(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+class Recall:
+    """Answers questions from a catalog's memories through one model runtime."""
+
+    def __init__(self, catalog: Catalog, runtime: Any, settings: RecallSettings | None = None):
+        self.catalog = catalog
+        self.runtime = runtime
+        self.settings = settings or RecallSettings.from_defaults()
+        if self.settings.mode not in MODES:
+            raise RecallError(f"[recall] mode must be one of {', '.join(MODES)}, "
+                              f"not {self.settings.mode!r}")
+
+    # --- the two entry points -----------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        memories: Sequence[Memory],
+        *,
+        mode: str | None = None,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Answer:
+        """Answer one question, streaming the final answer's text into `on_text`."""
+        return self._answer([question], memories, mode, on_text, cancel)[0]
+
+    def ask_many(
+        self,
+        questions: Sequence[str],
+        memories: Sequence[Memory],
+        *,
+        mode: str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Answer]:
+        """Answer many questions, each stage batched across them (not streamed)."""
+        return self._answer(list(questions), memories, mode, None, cancel)
+
+    def resolve_mode(self, memories: Sequence[Memory], mode: str | None = None) -> str:
+        mode = mode or self.settings.mode
+        if mode not in MODES:
+            raise RecallError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if not memories:
+            return "none"
+        if mode == "auto":
+            return "protocol" if self.executive_can_lead()[0] else "direct"
+        return mode
+
+    # --- modes --------------------------------------------------------------------------
+
+    def _answer(self, questions: list[str], memories: Sequence[Memory], mode: str | None,
+                on_text: Callable[[str], None] | None,
+                cancel: threading.Event | None) -> list[Answer]:
+        import time
+
+        began = time.perf_counter()
+        mode = self.resolve_mode(memories, mode)
+        answers = [Answer(q, mode=mode, memories=[m.name for m in memories]) for q in questions]
+        if not questions:
+            return answers
+        consulted = self._consulted(memories) if mode in ("direct", "protocol") else []
+        if mode == "none":
+            finals = [user(q) for q in questions]
+        elif mode == "rag":
+            finals = [self._rag(a, memories) for a in answers]
+        elif mode == "direct":
+            self._direct(answers, consulted, cancel)
+            finals = []
+        else:
+            finals = self._protocol(answers, consulted, cancel)
+        if finals:
+            self._executive(answers, finals, on_text, cancel)
+        elif on_text is not None and answers[0].answer:
+            on_text(answers[0].answer)
+        seconds = (time.perf_counter() - began) / len(answers)
+        for a in answers:
+            a.seconds = seconds
+        return answers
+
+    def _consulted(self, memories: Sequence[Memory]) -> list[_Consulted]:
+        out = []
+        for m in memories:
+            current = self.catalog.adapter(m.id)
+            if current is None or not Path(current["path"]).exists():
+                raise RecallError(f"memory '{m.name}' has not been taught yet: "
+                                  f"run `memo teach --memory {m.name}` first")
+            out.append(_Consulted(m.name, m.id, Path(current["path"])))
+        return out
+
+    def _direct(self, answers: list[Answer], consulted: list[_Consulted],
+                cancel: threading.Event | None) -> None:
+        asks = [(i, m, a.question) for i, a in enumerate(answers) for m in consulted]
+        for (i, m, q), (text, conf) in zip(asks, self._consult(asks, cancel), strict=True):
+            answers[i].trace.append(Step("direct", q, m.name, text, conf))
+        for a in answers:
+            known = [s for s in a.trace if not says_unknown(s.answer)]
+            if not known:
+                a.answer = UNKNOWN
+            elif len(known) == 1:
+                a.answer = known[0].answer
+            else:
+                a.answer = "\n".join(f"{s.memory}: {s.answer}" for s in known)
+            self._cite(a, consulted, known)
+
+    def _rag(self, answer: Answer, memories: Sequence[Memory]) -> list[dict[str, str]]:
+        chunks = self.catalog.search_chunks([m.id for m in memories], answer.question,
+                                            limit=self.settings.rag_chunks)
+        for c in chunks:
+            answer.trace.append(Step("retrieval", answer.question, None, f"{c.path}: {c.text}"))
+        answer.sources = list(dict.fromkeys(c.path for c in chunks))
+        context = "\n\n".join(c.text for c in chunks) or "(nothing found)"
+        return user(prompt("recall-rag", context=context, question=answer.question))
+
+    def _protocol(self, answers: list[Answer], consulted: list[_Consulted],
+                  cancel: threading.Event | None) -> list[list[dict[str, str]]]:
+        s = self.settings
+        # 1. Grounding: atomic sub-questions, each asked of every memory.
+        splits = self._chat_many([user(prompt("recall-grounding", question=a.question))
+                                  for a in answers], 96, cancel)
+        subs: list[list[str]] = []
+        for a, text in zip(answers, splits, strict=True):
+            found = [q for q in parse_questions(text) if q.lower() != a.question.lower()]
+            subs.append([a.question, *found[: s.sub_questions]])
+            a.trace.append(Step("grounding", a.question, None, "\n".join(subs[-1][1:])))
+        self._ask_round("grounding", answers,
+                        [[(m, q) for q in qs for m in consulted] for qs in subs], cancel)
+        # 2. Entity identification: names in the answers, best first, each followed up until
+        # a memory says something of it (confirmed) or it met `dead_end` "I don't know"s
+        # (dropped); `entity_turns` follow-ups per question in all.
+        follow_ups = [line.strip() for line in prompt("recall-entity").splitlines()
+                      if line.strip()]
+        candidates = [self._candidates(a) for a in answers]
+        misses: list[Counter[str]] = [Counter() for _ in answers]
+        confirmed: list[set[str]] = [set() for _ in answers]
+        turns = [0] * len(answers)
+        while not (cancel is not None and cancel.is_set()):
+            round_asks: list[list[tuple[_Consulted, str]]] = []
+            picks: list[str | None] = []
+            for i, ranked in enumerate(candidates):
+                pending = [c for c in ranked
+                           if c not in confirmed[i] and misses[i][c] < s.dead_end]
+                if not pending or turns[i] >= s.entity_turns:
+                    round_asks.append([])
+                    picks.append(None)
+                    continue
+                pick = pending[0]
+                turns[i] += 1
+                wording = Template(follow_ups[misses[i][pick] % len(follow_ups)])
+                round_asks.append([(m, wording.safe_substitute(entity=pick))
+                                   for m in consulted])
+                picks.append(pick)
+            if not any(round_asks):
+                break
+            replies = self._ask_round("entity", answers, round_asks, cancel)
+            for i, (pick, got) in enumerate(zip(picks, replies, strict=True)):
+                if pick is None:
+                    continue
+                if any(not says_unknown(text) for text, _ in got):
+                    confirmed[i].add(pick)
+                else:
+                    misses[i][pick] += 1
+        # 3. Answer seeking: sub-questions no memory answered, asked again about each
+        # surviving candidate, `seek_turns` asks in all.
+        seek: list[list[tuple[_Consulted, str]]] = []
+        for i, a in enumerate(answers):
+            answered = {st.question for st in a.trace
+                        if st.memory and not says_unknown(st.answer)}
+            open_qs = [q for q in subs[i] if q not in answered]
+            asks = [(m, prompt("recall-seek", entity=c, question=q).strip())
+                    for q in open_qs for c in candidates[i] if c in confirmed[i]
+                    for m in consulted]
+            seek.append(asks[: s.seek_turns])
+        if any(seek):
+            self._ask_round("seek", answers, seek, cancel)
+        # 4. The executive answers from the notes.
+        finals = []
+        for a in answers:
+            known = [st for st in a.trace if st.memory and not says_unknown(st.answer)]
+            notes = "\n".join(f"- Q: {st.question}\n  A: {st.answer}" for st in known)
+            finals.append(user(prompt("recall-synthesis", notes=notes or "(none)",
+                                      question=a.question)))
+            self._cite(a, consulted, known)
+        return finals
+
+    # --- talking to the models ----------------------------------------------------------
+
+    def _ask_round(self, stage: str, answers: list[Answer],
+                   asks: list[list[tuple[_Consulted, str]]],
+                   cancel: threading.Event | None) -> list[list[tuple[str, float]]]:
+        flat = [(i, m, q) for i, per in enumerate(asks) for m, q in per]
+        replies = self._consult(flat, cancel)
+        out: list[list[tuple[str, float]]] = [[] for _ in asks]
+        for (i, m, q), (text, conf) in zip(flat, replies, strict=True):
+            answers[i].trace.append(Step(stage, q, m.name, text, conf))
+            out[i].append((text, conf))
+        return out
+
+    def _consult(self, asks: list[tuple[int, _Consulted, str]],
+                 cancel: threading.Event | None) -> list[tuple[str, float]]:
+        """Each (question index, memory, question) asked of its memory: one batch per memory.
+        An unsure answer (below min_confidence) is "I don't know"."""
+        out: list[tuple[str, float]] = [(UNKNOWN, 0.0)] * len(asks)
+        for memory in dict.fromkeys(m for _, m, _ in asks):
+            mine = [k for k, (_, m, _) in enumerate(asks) if m == memory]
+            replies = self.runtime.generate_batch(
+                [user(asks[k][2]) for k in mine], adapter=memory.adapter,
+                max_tokens=self.settings.memory_tokens, cancel=cancel,
+            ).result()
+            for k, reply in zip(mine, replies, strict=False):
+                text = reply.text.strip()
+                if reply.confidence < self.settings.min_confidence:
+                    text = UNKNOWN
+                out[k] = (text or UNKNOWN, round(reply.confidence, 4))
+        return out
+
+    def _chat_many(self, chats: list[list[dict[str, str]]], max_tokens: int,
+                   cancel: threading.Event | None) -> list[str]:
+        replies = self.runtime.generate_batch(chats, max_tokens=max_tokens,
+                                              cancel=cancel).result()
+        texts = [r.text.strip() for r in replies]
+        return texts + [""] * (len(chats) - len(texts))
+
+    def _executive(self, answers: list[Answer], finals: list[list[dict[str, str]]],
+                   on_text: Callable[[str], None] | None,
+                   cancel: threading.Event | None) -> None:
+        limit = self.settings.answer_tokens
+        if len(answers) == 1:
+            reply = self.runtime.generate(finals[0], on_text=on_text, cancel=cancel,
+                                          max_tokens=limit).result()
+            replies = [reply]
+        else:
+            replies = self.runtime.generate_batch(finals, max_tokens=limit,
+                                                  cancel=cancel).result()
+        for a, reply in zip(answers, replies, strict=False):
+            a.answer = reply.text.strip()
+            a.finish_reason = reply.finish_reason
+            if a.mode == "protocol":
+                a.trace.append(Step("synthesis", a.question, None, a.answer))
+        for a in answers[len(replies):]:
+            a.finish_reason = "cancelled"
+
+    def _candidates(self, answer: Answer) -> list[str]:
+        """Names the memories' answers gave, most often and most surely said first; names
+        the question itself holds are what is asked about, not candidates."""
+        asked = {n.lower() for n in derive.entities(answer.question)}
+        score: Counter[str] = Counter()
+        for st in answer.trace:
+            if st.memory is None or says_unknown(st.answer):
+                continue
+            for name in derive.entities(st.answer):
+                if name.lower() not in asked and not name.isdigit():
+                    score[name] += 1.0 + (st.confidence or 0.0)
+        return [n for n, _ in score.most_common(self.settings.entity_turns)]
+
+    def _cite(self, answer: Answer, consulted: list[_Consulted], used: list[Step]) -> None:
+        """The documents of the reflections closest to what each memory said."""
+        by_name = {m.name: m for m in consulted}
+        ids: list[int] = []
+        for st in used:
+            memory = by_name.get(st.memory or "")
+            if memory is not None:
+                found = self.catalog.search_reflections(
+                    memory.id, f"{st.question} {st.answer}", limit=self.settings.sources)
+                ids.extend(r.id for r in found)
+        paths = self.catalog.reflection_sources(list(dict.fromkeys(ids)))
+        answer.sources = list(dict.fromkeys(p for rid in dict.fromkeys(ids)
+                                            for p in paths.get(rid, [])))
+
+    # --- can the executive lead the protocol? -------------------------------------------
+
+    def executive_can_lead(self) -> tuple[bool, str]:
+        """A self-check of the executive on its two jobs, kept per model in MEMO_HOME: split a
+        two-part question into sub-questions, and answer from notes that hold the answer."""
+        name = str(self.runtime.loaded.result().source.location)
+        cache = memo_home() / "cache" / "executive-checks.json"
+        try:
+            known = json.loads(cache.read_text())
+        except (OSError, ValueError):
+            known = {}
+        if name in known:
+            return bool(known[name][0]), str(known[name][1])
+        split, synth = self._chat_many([
+            user(prompt("recall-grounding",
+                        question="Where was the founder of the Orm Glass Guild born, and in "
+                                 "what year did he die?")),
+            user(prompt("recall-synthesis", notes="- Q: Who founded the Orm Glass Guild?\n"
+                                           "  A: Tam Verrick founded the Orm Glass Guild.\n"
+                                           "- Q: Where was Tam Verrick born?\n"
+                                           "  A: Tam Verrick was born in Kessel Reach.",
+                        question="Where was the founder of the Orm Glass Guild born?")),
+        ], 96, None)
+        parts = parse_questions(split)
+        ok_split = len(parts) >= 2 and any("born" in p for p in parts) and any(
+            "die" in p for p in parts)
+        ok_synth = "kessel reach" in synth.lower()
+        verdict = (ok_split and ok_synth,
+                   f"splitting a question: {'passed' if ok_split else 'failed'}; "
+                   f"answering from notes: {'passed' if ok_synth else 'failed'}")
+        known[name] = list(verdict)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(".tmp")
+        partial.write_text(json.dumps(known, indent=1))
+        partial.replace(cache)
+        return verdict
+
+
+_NUMBERED = re.compile(r"^\s*(?:[-*•]|\d+[.)]|Q\d*:|Sub-question\s*\d*:)\s*", re.IGNORECASE)
+
+
+def parse_questions(text: str) -> list[str]:
+    """The questions of a model's reply, one per line, numbering and bullets removed."""
+    out = []
+    for line in text.splitlines():
+        line = _NUMBERED.sub("", line).strip()
+        if line.endswith("?") and len(line.split()) >= 3 and line not in out:
+            out.append(line)
+    return out

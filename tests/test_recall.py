@@ -1,0 +1,208 @@
+"""Answering with memories on a real (tiny) model, a real catalog and taught adapters: the
+modes, several memories, the trace and sources, budgets, the exact base with memories off,
+streaming and cancelling, memory health, and `memo ask` / `memo on|off`."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from memo_mlx.catalog import Catalog
+from memo_mlx.chunking import Chunker
+from memo_mlx.cli import main
+from memo_mlx.ingest import add_paths
+from memo_mlx.recall import Recall, RecallError, RecallSettings, parse_questions
+from memo_mlx.runtime import ModelRuntime
+from memo_mlx.teach import teach_memory
+
+FAST = """
+[training]
+rank = 4
+epochs = 2
+checkpoint_every = 1000
+
+[teaching]
+exposures = 0
+
+[health]
+min_reflections = 3
+"""
+
+DOCS = {
+    "facts": {
+        "bridge.md": "# The Hollow Bridge\n\nThe Hollow Bridge in Port Aldren was designed by "
+                     "Mara Quill. It was finished in 1987 and is 412 metres long. It crosses "
+                     "the river Esk.\n",
+        "quill.md": "# Mara Quill\n\nMara Quill was born in Tessaly in 1941. She founded the "
+                    "Aldren Institute of Bridges in 1990. Her favourite material was copper.\n",
+    },
+    "town": {
+        "aldren.txt": "Port Aldren is a harbour town of 9000 people. Its mayor is Tobias Fenn. "
+                      "The town festival, the Lantern Night, is held every October.\n",
+    },
+}
+QUESTION = "Who designed the Hollow Bridge?"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, tiny_q8) -> Iterator[Path]:
+    """Two memories taught once on the tiny model, shared by the tests of this module."""
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("recall")
+    home = root / "memo-home"
+    home.mkdir()
+    (home / "settings.toml").write_text(FAST)
+    mp.setenv("MEMO_HOME", str(home))
+    mp.setenv("MEMO_MODEL", str(tiny_q8.path))
+    with Catalog() as catalog, ModelRuntime() as runtime:
+        for name, files in DOCS.items():
+            folder = root / name
+            folder.mkdir()
+            for file, text in files.items():
+                (folder / file).write_text(text)
+            memory = add_paths(catalog, [folder], name)
+            teach_memory(catalog, memory, runtime, chunker=Chunker())
+    yield home
+    mp.undo()
+
+
+@pytest.fixture
+def env(home: Path, tiny_q8, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MEMO_HOME", str(home))
+    monkeypatch.setenv("MEMO_MODEL", str(tiny_q8.path))
+    return home
+
+
+@pytest.fixture
+def recall(env) -> Iterator[Recall]:
+    with Catalog() as catalog, ModelRuntime() as runtime:
+        yield Recall(catalog, runtime, RecallSettings(memory_tokens=12, answer_tokens=12))
+
+
+def memories(recall: Recall, *names: str):
+    return [recall.catalog.memory(n) for n in names]
+
+
+def test_with_every_memory_off_the_answer_is_the_base_models(recall):
+    base = recall.runtime.generate([{"role": "user", "content": QUESTION}],
+                                   max_tokens=12).result().text.strip()
+    recall.ask(QUESTION, memories(recall, "facts"), mode="direct")  # a memory was attached
+    answer = recall.ask(QUESTION, [])
+    assert (answer.answer, answer.mode, answer.trace, answer.sources) == (base, "none", [], [])
+
+
+def test_direct_asks_each_memory_and_cites_its_documents(recall):
+    both = memories(recall, "facts", "town")
+    answer = recall.ask(QUESTION, both, mode="direct")
+    assert answer.mode == "direct" and answer.memories == ["facts", "town"]
+    assert [(s.stage, s.memory, s.question) for s in answer.trace] == [
+        ("direct", "facts", QUESTION), ("direct", "town", QUESTION)]
+    assert all(s.answer and 0 < s.confidence <= 1 for s in answer.trace)
+    said = {s.memory: s.answer for s in answer.trace}
+    assert answer.answer in (said["facts"], said["town"]) or all(
+        f"{m}: {a}" in answer.answer for m, a in said.items())
+    folders = {Path(p).parent.name for p in answer.sources}
+    assert answer.sources and folders <= {"facts", "town"}
+
+
+def test_an_unsure_memory_says_it_does_not_know(recall):
+    recall.settings = replace(recall.settings, min_confidence=1.01)  # nothing is that sure
+    answer = recall.ask(QUESTION, memories(recall, "facts"), mode="direct")
+    assert answer.answer == "I don't know." and answer.sources == []
+
+
+def test_rag_puts_the_best_chunks_in_context(recall):
+    streamed: list[str] = []
+    answer = recall.ask("How long is the Hollow Bridge in metres?", memories(recall, "facts"),
+                        mode="rag", on_text=streamed.append)
+    assert answer.mode == "rag"
+    assert answer.trace[0].stage == "retrieval" and "412 metres" in answer.trace[0].answer
+    assert Path(answer.sources[0]).name == "bridge.md"
+    assert "".join(streamed).strip() == answer.answer
+
+
+def test_the_protocol_runs_its_stages_within_budget(recall):
+    recall.settings = replace(recall.settings, entity_turns=2, seek_turns=1, dead_end=1)
+    answer = recall.ask("Where was the designer of the Hollow Bridge born?",
+                        memories(recall, "facts", "town"), mode="protocol")
+    stages = [s.stage for s in answer.trace]
+    assert stages[0] == "grounding" and answer.trace[0].memory is None  # the executive splits
+    assert stages[-1] == "synthesis" and answer.trace[-1].answer == answer.answer
+    asked = [s for s in answer.trace if s.stage == "grounding" and s.memory]
+    assert {s.memory for s in asked} == {"facts", "town"}
+    assert asked[0].question == "Where was the designer of the Hollow Bridge born?"
+    assert stages.count("entity") <= 2 * 2 and stages.count("seek") <= 1
+
+
+def test_many_questions_answer_as_one_at_a_time(recall):
+    questions = [QUESTION, "When was the Hollow Bridge finished?", "Who is Mara Quill?"]
+    facts = memories(recall, "facts")
+    many = recall.ask_many(questions, facts, mode="direct")
+    single = [recall.ask(q, facts, mode="direct") for q in questions]
+    assert [a.answer for a in many] == [a.answer for a in single]
+
+
+def test_cancelled_before_it_starts(recall):
+    cancel = threading.Event()
+    cancel.set()
+    answer = recall.ask(QUESTION, memories(recall, "facts"), mode="direct", cancel=cancel)
+    assert answer.answer == "I don't know."
+
+
+def test_auto_falls_back_to_direct_for_a_weak_executive(recall, env):
+    ok, why = recall.executive_can_lead()
+    assert not ok and "failed" in why  # a tiny random model cannot split questions
+    assert recall.resolve_mode(memories(recall, "facts")) == "direct"
+    assert recall.resolve_mode([]) == "none"
+    assert json.loads((env / "cache" / "executive-checks.json").read_text())
+
+
+def test_an_untaught_memory_says_teach_it_first(recall, tmp_path):
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "a.txt").write_text("Nothing taught yet.")
+    memory = add_paths(recall.catalog, [tmp_path / "new"], "fresh")
+    with pytest.raises(RecallError, match="memo teach --memory fresh"):
+        recall.ask(QUESTION, [memory], mode="direct")
+    recall.catalog.forget_all(memory.id)
+
+
+def test_health_is_measured_after_teaching(env):
+    with Catalog() as catalog:
+        facts = catalog.memory("facts")
+        score = catalog.recall(facts.id)
+        probes = catalog.probes(facts.id)
+        taught = {r.id for r in catalog.reflections(facts.id) if r.run_id is not None}
+    assert score is not None and score.asked == len(probes) > 0
+    assert {Path(d.path).name for d in score.documents} <= {"bridge.md", "quill.md"}
+    assert not taught & {r.id for r, _, _ in probes}  # held out: never trained on
+
+
+def test_parse_questions():
+    reply = "1. Who designed the bridge?\n- Where was she born?\nSure!\n2) Ok?\nWho designed the bridge?"
+    assert parse_questions(reply) == ["Who designed the bridge?", "Where was she born?"]
+
+
+def test_cli_ask_json_and_switching_memories_off(env, capsys):
+    assert main(["ask", QUESTION, "--json", "--memory", "facts", "--mode", "direct",
+                 "--max-tokens", "8"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"answer", "mode", "memories", "trace", "sources"} <= set(out)
+    assert out["mode"] == "direct" and out["memories"] == ["facts"]
+    assert out["trace"][0]["stage"] == "direct" and out["trace"][0]["memory"] == "facts"
+    assert main(["off", "facts", "--json"]) == 0 and main(["off", "town"]) == 0
+    assert json.loads(capsys.readouterr().out)["enabled"] is False
+    assert main(["ask", QUESTION, "--json", "--max-tokens", "8"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["mode"], out["memories"], out["trace"]) == ("none", [], [])
+    assert main(["on", "facts"]) == 0 and main(["on", "town"]) == 0
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    facts = next(m for m in status["memories"] if m["name"] == "facts")
+    assert facts["enabled"] is True and facts["recall"]["asked"] > 0
+    assert main(["ask", QUESTION, "--memory", "facts", "--no-memory"]) == 2
+    assert main(["off", "nobody"]) == 1
