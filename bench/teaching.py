@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -44,19 +43,16 @@ BATCH_B = {
 }
 
 
-def key_terms(answer: str) -> set[str]:
-    words = re.findall(r"[A-Za-z0-9]+", answer)
-    return {w for i, w in enumerate(words) if w.isdigit() or (i > 0 and w[0].isupper())}
-
-
 def score(runtime, catalog, memory, reflections, adapter: Path) -> tuple[int, int]:
-    asked = [r for r in reflections if key_terms(r.answer)]
+    from memo_mlx.scoring import key_terms, recalls
+
+    asked = [r for r in reflections if key_terms(r.answer) and not r.probe]
     asked = asked[:: max(1, len(asked) // 10)][:10]
     right = 0
     for r in asked:
         reply = runtime.generate([{"role": "user", "content": r.question}], max_tokens=48,
-                                 adapter=adapter).result().text.lower()
-        right += all(t.lower() in reply for t in key_terms(r.answer))
+                                 adapter=adapter).result().text
+        right += recalls(reply, r.answer)
     return right, len(asked)
 
 

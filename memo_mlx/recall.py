@@ -29,6 +29,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from string import Template
@@ -42,6 +43,10 @@ from .settings import from_section, memo_home, resources_dir
 
 MODES = ("auto", "direct", "protocol", "rag")
 UNKNOWN = "I don't know."
+
+# One thread leads the stages of submitted questions, in order (they wait on the engine).
+_leader: ThreadPoolExecutor | None = None
+_leader_lock = threading.Lock()
 
 
 class RecallError(MemoError):
@@ -87,13 +92,20 @@ class Answer:
     sources: list[str] = field(default_factory=list)
     finish_reason: str = "stop"
     seconds: float = 0.0
+    # Every model call made for this answer, memories' and executive's together.
+    tokens: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "generated": 0})
 
     def to_json(self) -> dict[str, Any]:
         return {
             "answer": self.answer, "mode": self.mode, "memories": self.memories,
             "trace": [asdict(s) for s in self.trace], "sources": self.sources,
             "finish_reason": self.finish_reason, "seconds": round(self.seconds, 3),
+            "tokens": self.tokens,
         }
+
+    def count(self, reply: Any) -> None:
+        self.tokens["prompt"] += reply.prompt_tokens
+        self.tokens["generated"] += reply.generation_tokens
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,24 @@ class Recall:
     ) -> Answer:
         """Answer one question, streaming the final answer's text into `on_text`."""
         return self._answer([question], memories, mode, on_text, cancel)[0]
+
+    def submit(
+        self,
+        question: str,
+        memories: Sequence[Memory],
+        *,
+        mode: str | None = None,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Future[Answer]:
+        """`ask` without blocking the caller (a UI thread): the stages are led from one
+        recall thread, the models run on the engine thread, `on_text` is called there."""
+        global _leader
+        with _leader_lock:
+            if _leader is None:
+                _leader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memo-recall")
+        return _leader.submit(self.ask, question, memories, mode=mode, on_text=on_text,
+                              cancel=cancel)
 
     def ask_many(
         self,
@@ -204,7 +234,8 @@ class Recall:
     def _direct(self, answers: list[Answer], consulted: list[_Consulted],
                 cancel: threading.Event | None) -> None:
         asks = [(i, m, a.question) for i, a in enumerate(answers) for m in consulted]
-        for (i, m, q), (text, conf) in zip(asks, self._consult(asks, cancel), strict=True):
+        for (i, m, q), (text, conf) in zip(asks, self._consult(asks, cancel, answers),
+                                                  strict=True):
             answers[i].trace.append(Step("direct", q, m.name, text, conf))
         for a in answers:
             known = [s for s in a.trace if not says_unknown(s.answer)]
@@ -230,7 +261,7 @@ class Recall:
         s = self.settings
         # 1. Grounding: atomic sub-questions, each asked of every memory.
         splits = self._chat_many([user(prompt("recall-grounding", question=a.question))
-                                  for a in answers], 96, cancel)
+                                  for a in answers], 96, cancel, answers)
         subs: list[list[str]] = []
         for a, text in zip(answers, splits, strict=True):
             found = [q for q in parse_questions(text) if q.lower() != a.question.lower()]
@@ -302,7 +333,7 @@ class Recall:
                    asks: list[list[tuple[_Consulted, str]]],
                    cancel: threading.Event | None) -> list[list[tuple[str, float]]]:
         flat = [(i, m, q) for i, per in enumerate(asks) for m, q in per]
-        replies = self._consult(flat, cancel)
+        replies = self._consult(flat, cancel, answers)
         out: list[list[tuple[str, float]]] = [[] for _ in asks]
         for (i, m, q), (text, conf) in zip(flat, replies, strict=True):
             answers[i].trace.append(Step(stage, q, m.name, text, conf))
@@ -310,7 +341,8 @@ class Recall:
         return out
 
     def _consult(self, asks: list[tuple[int, _Consulted, str]],
-                 cancel: threading.Event | None) -> list[tuple[str, float]]:
+                 cancel: threading.Event | None,
+                 answers: list[Answer]) -> list[tuple[str, float]]:
         """Each (question index, memory, question) asked of its memory: one batch per memory.
         An unsure answer (below min_confidence) is "I don't know"."""
         out: list[tuple[str, float]] = [(UNKNOWN, 0.0)] * len(asks)
@@ -321,6 +353,7 @@ class Recall:
                 max_tokens=self.settings.memory_tokens, cancel=cancel,
             ).result()
             for k, reply in zip(mine, replies, strict=False):
+                answers[asks[k][0]].count(reply)
                 text = reply.text.strip()
                 if reply.confidence < self.settings.min_confidence:
                     text = UNKNOWN
@@ -328,9 +361,11 @@ class Recall:
         return out
 
     def _chat_many(self, chats: list[list[dict[str, str]]], max_tokens: int,
-                   cancel: threading.Event | None) -> list[str]:
+                   cancel: threading.Event | None, answers: list[Answer] | None) -> list[str]:
         replies = self.runtime.generate_batch(chats, max_tokens=max_tokens,
                                               cancel=cancel).result()
+        for a, reply in zip(answers or [], replies, strict=False):
+            a.count(reply)
         texts = [r.text.strip() for r in replies]
         return texts + [""] * (len(chats) - len(texts))
 
@@ -348,6 +383,7 @@ class Recall:
         for a, reply in zip(answers, replies, strict=False):
             a.answer = reply.text.strip()
             a.finish_reason = reply.finish_reason
+            a.count(reply)
             if a.mode == "protocol":
                 a.trace.append(Step("synthesis", a.question, None, a.answer))
         for a in answers[len(replies):]:
@@ -402,7 +438,7 @@ class Recall:
                                            "- Q: Where was Tam Verrick born?\n"
                                            "  A: Tam Verrick was born in Kessel Reach.",
                         question="Where was the founder of the Orm Glass Guild born?")),
-        ], 96, None)
+        ], 96, None, None)
         parts = parse_questions(split)
         ok_split = len(parts) >= 2 and any("born" in p for p in parts) and any(
             "die" in p for p in parts)

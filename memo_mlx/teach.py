@@ -79,6 +79,7 @@ class TeachReport:
     strategy: str = "none"  # what training did: full, incremental, ties, or none
     reflections_new: int = 0  # reflections this teach taught for the first time
     reflections_total: int = 0
+    probes: int = 0  # reflections held out of training to measure recall (in the total)
     training: TrainResult | None = None
     adapter: str | None = None
     recall: RecallScore | None = None  # held-out probes answered after training
@@ -88,7 +89,8 @@ class TeachReport:
         t = self.training
         return {
             **self.scan.to_json(),
-            "reflections": {"new": self.reflections_new, "total": self.reflections_total},
+            "reflections": {"new": self.reflections_new, "total": self.reflections_total,
+                            "probes": self.probes},
             "synthesis": self.synthesis.to_json() if self.synthesis else None,
             "strategy": self.strategy,
             "training": {
@@ -161,6 +163,7 @@ def teach_memory(
         health.hold_out(catalog, memory, checkup)
         plan = _plan(catalog, memory, settings, training)
         report.reflections_total = len(catalog.reflections(memory.id))
+        report.probes = len(catalog.probes(memory.id))
         current = catalog.adapter(memory.id)
         report.adapter = current["path"] if current else None
         report.recall = catalog.recall(memory.id)

@@ -183,7 +183,8 @@ def test_health_is_measured_after_teaching(env):
 
 
 def test_parse_questions():
-    reply = "1. Who designed the bridge?\n- Where was she born?\nSure!\n2) Ok?\nWho designed the bridge?"
+    reply = ("1. Who designed the bridge?\n- Where was she born?\nSure!\n2) Ok?\n"
+             "Who designed the bridge?")
     assert parse_questions(reply) == ["Who designed the bridge?", "Where was she born?"]
 
 
@@ -206,3 +207,16 @@ def test_cli_ask_json_and_switching_memories_off(env, capsys):
     assert facts["enabled"] is True and facts["recall"]["asked"] > 0
     assert main(["ask", QUESTION, "--memory", "facts", "--no-memory"]) == 2
     assert main(["off", "nobody"]) == 1
+
+
+def test_submit_does_not_block_the_caller(recall):
+    gate = threading.Event()
+    recall.runtime.submit(lambda _base: gate.wait(30))  # hold the engine thread
+    pieces: list[tuple[str, str]] = []
+    future = recall.submit(QUESTION, memories(recall, "facts"), mode="rag",
+                           on_text=lambda t: pieces.append((t, threading.current_thread().name)))
+    assert not future.done()  # the caller went on while the engine was busy
+    gate.set()
+    answer = future.result(timeout=60)
+    assert answer.mode == "rag" and "".join(t for t, _ in pieces).strip() == answer.answer
+    assert {name for _, name in pieces} == {"memo-engine"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-
 import pytest
 
 from memo_mlx.models import ModelError
@@ -114,10 +113,14 @@ def adapters(tiny_q8, tmp_path_factory):
     import json
 
     from memo_mlx.models import load_base
-    from memo_mlx.training import (
-        Example, TrainSettings, load_adapter_weights, save_adapter, train_adapter,
-    )
     from memo_mlx.runtime import run_on_engine
+    from memo_mlx.training import (
+        Example,
+        TrainSettings,
+        load_adapter_weights,
+        save_adapter,
+        train_adapter,
+    )
 
     where = tmp_path_factory.mktemp("adapters")
 

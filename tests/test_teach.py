@@ -64,7 +64,11 @@ def test_teach_then_change_then_forget(folder, runtime):
         seen: list[TeachProgress] = []
         first = teach(catalog, runtime, on_progress=seen.append)
         memory = catalog.memories()[0]
-        assert first.strategy == "full" and first.reflections_new == first.reflections_total > 5
+        assert first.strategy == "full" and first.reflections_new > 5
+        # Probes are held out of training, then asked: the memory's health per document.
+        assert first.probes > 0 and first.reflections_new + first.probes == first.reflections_total
+        assert first.recall is not None and first.recall.asked == first.probes
+        assert {Path(d.path).name for d in first.recall.documents} == {"bridge.md", "quill.md"}
         assert first.training is not None and first.training.steps > 0
         assert Path(first.adapter or "") == adapter_dir(memory)
         assert (adapter_dir(memory) / "adapters.safetensors").is_file()
@@ -91,6 +95,8 @@ def test_teach_then_change_then_forget(folder, runtime):
         assert forgot.scan.removed == 1 and forgot.strategy == "full"
         assert catalog.reflections(memory.id, "orphaned") == []  # dropped once retrained
         assert not any("Tessaly" in r.answer for r in catalog.reflections(memory.id))
+        assert forgot.recall is None or "quill.md" not in {
+            Path(d.path).name for d in forgot.recall.documents}
         assert memory_state(memory, catalog.stats(memory.id)) == "ready"
 
 
