@@ -73,7 +73,27 @@ def run_benchmark(
     if settings.questions:
         questions = questions[: settings.questions]
     # The benchmark's memory lives in its own data folder: a user's memories are not touched.
+    # Their settings are taken along: it measures the product as they have set it up.
+    from .settings import memo_home
+
+    own = memo_home() / "settings.toml"
+    (work / "home").mkdir(exist_ok=True)
+    if own.is_file():
+        shutil.copy(own, work / "home" / "settings.toml")
+    previous = os.environ.get("MEMO_HOME")
     os.environ["MEMO_HOME"] = str(work / "home")
+    try:
+        return _run(work, settings, docs, extra, questions, model, on_progress)
+    finally:
+        if previous is None:
+            os.environ.pop("MEMO_HOME", None)
+        else:
+            os.environ["MEMO_HOME"] = previous
+
+
+def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
+         questions: list[Question], model: str | None,
+         on_progress: Callable[[str], None]) -> dict[str, Any]:
     from .catalog import Catalog
     from .chunking import Chunker
     from .ingest import add_paths
@@ -82,6 +102,7 @@ def run_benchmark(
     from .teach import teach_memory
 
     report: dict[str, Any] = {
+        "settings": "user" if (work / "home" / "settings.toml").is_file() else "defaults",
         "corpus": {
             "documents": sum(1 for p in docs.iterdir() if p.is_file()),
             "bytes": sum(p.stat().st_size for p in docs.iterdir() if p.is_file()),
