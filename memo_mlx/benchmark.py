@@ -132,7 +132,8 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
                 report["conditions"][name] = _judge(recall, questions, memories, mode)
         if wanted & {"distractors", "rag+distractors"}:
             if not extra.is_dir():
-                raise BenchError(f"{corpus}: the distractor conditions need a distractors/ folder")
+                raise BenchError(f"{extra.parent}: the distractor conditions need a "
+                                 "distractors/ folder")
             on_progress("teaching the distractor documents")
             began = time.perf_counter()
             add_paths(catalog, [extra], "bench")
@@ -179,11 +180,29 @@ def _judge(recall: Any, questions: Sequence[Question], memories: list[Any],
     for k in by_kind.values():
         k["accuracy"] = round(k["right"] / k["asked"], 3)
     right = sum(r["correct"] for r in rows)
-    return {
+    out = {
         "accuracy": round(right / max(len(rows), 1), 3), "right": right, "asked": len(rows),
         "by_kind": by_kind, "seconds_per_answer": round(seconds / max(len(rows), 1), 2),
         "answers": rows,
     }
+    if mode == "direct" and memories:
+        out["min_confidence_sweep"] = confidence_sweep(rows)
+    return out
+
+
+def confidence_sweep(rows: Sequence[dict[str, Any]],
+                     thresholds: Sequence[float] = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9),
+                     ) -> dict[str, int]:
+    """Right answers had [recall] min_confidence been each threshold: an answer less sure
+    than it becomes "I don't know" (right only for the unanswerable). Read off one run."""
+    out = {}
+    for t in thresholds:
+        right = 0
+        for r in rows:
+            unsure = r["confidence"] is not None and r["confidence"] < t
+            right += (r["kind"] == "unanswerable") if unsure else r["correct"]
+        out[f"{t:.1f}"] = right
+    return out
 
 
 def table(report: dict[str, Any]) -> str:

@@ -297,13 +297,13 @@ class Recall:
             if not any(round_asks):
                 break
             replies = self._ask_round("entity", answers, round_asks, cancel)
-            for i, (pick, got) in enumerate(zip(picks, replies, strict=True)):
-                if pick is None:
+            for i, (picked, got) in enumerate(zip(picks, replies, strict=True)):
+                if picked is None:
                     continue
                 if any(not says_unknown(text) for text, _ in got):
-                    confirmed[i].add(pick)
+                    confirmed[i].add(picked)
                 else:
-                    misses[i][pick] += 1
+                    misses[i][picked] += 1
         # 3. Answer seeking: sub-questions no memory answered, asked again about each
         # surviving candidate, `seek_turns` asks in all.
         seek: list[list[tuple[_Consulted, str]]] = []
@@ -393,14 +393,15 @@ class Recall:
         """Names the memories' answers gave, most often and most surely said first; names
         the question itself holds are what is asked about, not candidates."""
         asked = {n.lower() for n in derive.entities(answer.question)}
-        score: Counter[str] = Counter()
+        score: dict[str, float] = {}
         for st in answer.trace:
             if st.memory is None or says_unknown(st.answer):
                 continue
             for name in derive.entities(st.answer):
                 if name.lower() not in asked and not name.isdigit():
-                    score[name] += 1.0 + (st.confidence or 0.0)
-        return [n for n, _ in score.most_common(self.settings.entity_turns)]
+                    score[name] = score.get(name, 0.0) + 1.0 + (st.confidence or 0.0)
+        ranked = sorted(score, key=lambda n: -score[n])  # stable: first said first on ties
+        return ranked[: self.settings.entity_turns]
 
     def _cite(self, answer: Answer, consulted: list[_Consulted], used: list[Step]) -> None:
         """The documents of the reflections closest to what each memory said."""

@@ -271,7 +271,7 @@ def _generate(
         sampler=sampler, logits_processors=processors,
     ):
         last = response
-        logprob += response.logprobs[response.token].item()
+        logprob += float(response.logprobs[response.token].item())  # type: ignore[arg-type]
         if response.text:
             pieces.append(response.text)
             if on_text is not None:
@@ -331,7 +331,7 @@ def _generate_batch(
                 for r in responses:
                     if r.finish_reason != "stop":
                         tokens[r.uid].append(r.token)
-                        logprobs[r.uid] += r.logprobs[r.token].item()
+                        logprobs[r.uid] += float(r.logprobs[r.token].item())
                     if r.finish_reason is not None:
                         finish[r.uid] = r.finish_reason
         finally:
