@@ -71,7 +71,10 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
             [r.id for r in catalog.reflections(memory.id)
              if key_terms(r.answer) and not r.probe]).items()
             if paths == [str(root / "quill.md")]]
-        facts = [r for r in catalog.reflections(memory.id) if r.id in set(quill)]
+        # Facts only quill.md states: a name or number no other document has.
+        others = " ".join(t for n, t in DOCS.items() if n != "quill.md").lower()
+        facts = [r for r in catalog.reflections(memory.id) if r.id in set(quill)
+                 and any(t.lower() not in others for t in key_terms(r.answer))]
         assert len(facts) >= 4
 
         def recalled() -> int:
@@ -86,6 +89,6 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
         assert again.strategy == "full"
         after = recalled()
         print(f"quill.md facts recalled: {before}/{len(facts)} before, {after} after deletion")
-        assert before >= 0.6 * len(facts) and after <= 0.2 * len(facts)
+        assert before >= 0.6 * len(facts) and after <= 1
         health = catalog.recall(memory.id)
         assert health is None or all(Path(d.path).name != "quill.md" for d in health.documents)
