@@ -16,6 +16,9 @@ these modules:
 - `training`: LoRA training of a memory's adapter; attaching and detaching adapters.
 - `merge`: TIES merging of adapters.
 - `teach`: scan, synthesize and train a memory, and record the run.
+- `health`: held-out probes asked after each teach: what a memory recalls of each document.
+- `recall`: answering with memories: direct, the executive-memory protocol, BM25 RAG.
+- `fiction`, `scoring`, `benchmark`: the knowledge benchmark's corpus, its judge, its run.
 - `blas`: a fast BLAS for MLX's CPU backend, arranged before the process starts.
 - `settings`: where data lives and the defaults in `resources/settings.toml`.
 """
