@@ -169,7 +169,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             if args.max_tokens is not None:
                 from dataclasses import replace
 
-                recall.settings = replace(recall.settings, answer_tokens=args.max_tokens)
+                recall.settings = replace(recall.settings, answer_tokens=args.max_tokens,
+                                          memory_tokens=args.max_tokens)
             cancel = threading.Event()
             if memories:
                 _progress(f"Asking {', '.join(m.name for m in memories)}...")

@@ -170,7 +170,7 @@ class ModelRuntime:
         folder) the base answers with that memory attached, and is the plain base again after.
         """
         settings = self.settings
-        messages = self._with_system(messages)
+        messages = self._with_system(messages, adapter)
         limit = max_tokens or settings.max_tokens
 
         def job(base: BaseModel) -> Reply:
@@ -195,7 +195,7 @@ class ModelRuntime:
         """
         settings = self.settings
         limit = max_tokens or settings.max_tokens
-        chats = [self._with_system(c) for c in chats]
+        chats = [self._with_system(c, adapter) for c in chats]
 
         def job(base: BaseModel) -> list[Reply]:
             self._use(base, adapter)
@@ -207,7 +207,7 @@ class ModelRuntime:
         """The next-token logits after `messages` (as numpy): what the model would say next."""
         import numpy as np
 
-        messages = self._with_system(messages)
+        messages = self._with_system(messages, adapter)
 
         def job(base: BaseModel) -> Any:
             self._use(base, adapter)
@@ -217,9 +217,11 @@ class ModelRuntime:
 
         return self._on_base(job)
 
-    def _with_system(self, messages: list[Message]) -> list[Message]:
+    def _with_system(self, messages: list[Message], adapter: Path | None) -> list[Message]:
+        # A memory is asked exactly as it was taught (no system prompt: `encode_example`);
+        # the user's system prompt is the executive's.
         prompt = self.settings.system_prompt
-        if prompt and (not messages or messages[0]["role"] != "system"):
+        if prompt and adapter is None and (not messages or messages[0]["role"] != "system"):
             return [{"role": "system", "content": prompt}, *messages]
         return messages
 
