@@ -24,7 +24,6 @@ questions stage by stage in batches, for the benchmark and memory health.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections import Counter
@@ -39,7 +38,7 @@ from . import derive
 from .catalog import Catalog, Memory
 from .errors import MemoError
 from .scoring import says_unknown
-from .settings import from_section, memo_home, resources_dir
+from .settings import from_section, keep_verdict, known_verdict, prompt
 
 MODES = ("auto", "direct", "protocol", "rag")
 UNKNOWN = "I don't know."
@@ -115,11 +114,6 @@ class _Consulted:
     name: str
     id: int
     adapter: Path
-
-
-def prompt(name: str, **values: object) -> str:
-    text = (resources_dir() / "prompts" / f"{name}.txt").read_text()
-    return Template(text).safe_substitute({k: str(v) for k, v in values.items()})
 
 
 def user(text: str) -> list[dict[str, str]]:
@@ -423,13 +417,9 @@ class Recall:
         """A self-check of the executive on its two jobs, kept per model in MEMO_HOME: split a
         two-part question into sub-questions, and answer from notes that hold the answer."""
         name = str(self.runtime.loaded.result().source.location)
-        cache = memo_home() / "cache" / "executive-checks.json"
-        try:
-            known = json.loads(cache.read_text())
-        except (OSError, ValueError):
-            known = {}
-        if name in known:
-            return bool(known[name][0]), str(known[name][1])
+        known = known_verdict("executive-checks", name)
+        if known is not None:
+            return known
         split, synth = self._chat_many([
             user(prompt("recall-grounding",
                         question="Where was the founder of the Orm Glass Guild born, and in "
@@ -447,11 +437,7 @@ class Recall:
         verdict = (ok_split and ok_synth,
                    f"splitting a question: {'passed' if ok_split else 'failed'}; "
                    f"answering from notes: {'passed' if ok_synth else 'failed'}")
-        known[name] = list(verdict)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_suffix(".tmp")
-        partial.write_text(json.dumps(known, indent=1))
-        partial.replace(cache)
+        keep_verdict("executive-checks", name, verdict)
         return verdict
 
 

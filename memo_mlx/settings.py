@@ -7,12 +7,14 @@ a `settings.toml` in MEMO_HOME overrides them section by section.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tomllib
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
+from string import Template
 from typing import Any, TypeVar
 
 import platformdirs
@@ -97,3 +99,33 @@ def from_section(cls: type[T], name: str) -> T:
 def generation_settings() -> GenerationSettings:
     raw = load_defaults()
     return GenerationSettings.from_dict({**raw.get("generation", {}), **raw.get("chat", {})})
+
+
+def prompt(name: str, **values: object) -> str:
+    """The prompt `resources/prompts/NAME.txt` with `$value`s filled in."""
+    text = (resources_dir() / "prompts" / f"{name}.txt").read_text()
+    return Template(text).safe_substitute({k: str(v) for k, v in values.items()})
+
+
+def known_verdict(check: str, subject: str) -> tuple[bool, str] | None:
+    """A model's self-check verdict kept in MEMO_HOME (`check`: which test), if any: a slow
+    local model is tested once, not at every use."""
+    try:
+        known = json.loads((memo_home() / "cache" / f"{check}.json").read_text())
+        ok, why = known[subject]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return bool(ok), str(why)
+
+
+def keep_verdict(check: str, subject: str, verdict: tuple[bool, str]) -> None:
+    cache = memo_home() / "cache" / f"{check}.json"
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known[subject] = list(verdict)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_suffix(".tmp")
+    partial.write_text(json.dumps(known, indent=1))
+    partial.replace(cache)

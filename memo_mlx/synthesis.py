@@ -30,13 +30,12 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from string import Template
 from typing import Any, Protocol
 
 from . import derive
 from .catalog import Catalog, ChunkText, Memory, NewReflection
 from .errors import MemoError
-from .settings import from_section, memo_home, resources_dir
+from .settings import from_section, keep_verdict, known_verdict, prompt, resources_dir
 
 STEPS = ("direct", "indirect", "consolidated", "entity", "cross")
 _PAIR = re.compile(r"^\s*Q\s*[:.)-]\s*(?P<q>.+?)\s*\n\s*A\s*[:.)-]\s*(?P<a>.+?)\s*$", re.M | re.I)
@@ -144,11 +143,6 @@ class SynthesisReport:
         }
 
 
-def prompt(name: str, **values: object) -> str:
-    text = (resources_dir() / "prompts" / f"{name}.txt").read_text()
-    return Template(text).safe_substitute({k: str(v) for k, v in values.items()})
-
-
 def parse_pairs(reply: str) -> list[tuple[str, str]]:
     """The "Q: ... / A: ..." pairs of a model's reply."""
     return [(m["q"], m["a"]) for m in _PAIR.finditer(reply) if m["q"].lower() != "none"]
@@ -158,14 +152,9 @@ def check_generator(generator: Generator, settings: SynthesisSettings) -> tuple[
     """Whether `generator` writes usable reflections: asked about a known passage, at least three
     of its pairs must stand on their own and be supported by the passage. The verdict is kept
     in MEMO_HOME: a slow local model is tested once, not at every teach."""
-    cache = memo_home() / "cache" / "generator-checks.json"
-    try:
-        known = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if generator.name in known:
-        ok, why = known[generator.name]
-        return bool(ok), str(why)
+    known = known_verdict("generator-checks", generator.name)
+    if known is not None:
+        return known
     passage = (resources_dir() / "prompts" / "selfcheck.txt").read_text().strip()
     try:
         reply = generator.chat(
@@ -180,11 +169,7 @@ def check_generator(generator: Generator, settings: SynthesisSettings) -> tuple[
     verdict = (True, f"{len(good)} of {len(pairs)} test pairs verified") if len(good) >= 3 else (
         False, f"{generator.name} wrote {len(good)} usable pairs of {len(pairs)} on a test "
                "passage; reflections are derived from the text by rule")
-    known[generator.name] = list(verdict)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(".tmp")
-    partial.write_text(json.dumps(known, indent=1))
-    partial.replace(cache)
+    keep_verdict("generator-checks", generator.name, verdict)
     return verdict
 
 
