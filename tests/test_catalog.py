@@ -6,32 +6,18 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from catalog_data import save
 
 from memo_mlx.catalog import (
     MIGRATIONS,
     Catalog,
     CatalogError,
-    NewChunk,
     memory_state,
 )
 
 TABLES = {"memories", "folders", "documents", "chunks", "reflections", "reflection_sources",
           "chunk_entities", "training_runs", "adapters", "chats", "messages", "migrations",
           "chunks_fts", "reflections_fts", "document_recall"}
-
-
-def chunk(text: str) -> NewChunk:
-    return NewChunk(heading="", text=text, token_count=len(text.split()), hash=f"h-{text}")
-
-
-def save(catalog: Catalog, memory_id: int, folder_id: int, path: str, texts: list[str]) -> int:
-    catalog.save_document(
-        memory_id, folder_id, path, size=1, mtime_ns=1, hash=f"doc-{texts}", format="text",
-        encoding="utf-8", title=None, chunker="c1", chunks=[chunk(t) for t in texts],
-    )
-    doc = catalog.document_by_path(memory_id, path)
-    assert doc is not None
-    return doc.id
 
 
 def teach(catalog: Catalog, memory_id: int, chunk_ids: list[int]) -> int:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from catalog_data import save
 
 from memo_mlx import catalog as catalog_module
 from memo_mlx.catalog import (
     MIGRATIONS,
     Catalog,
-    NewChunk,
     NewReflection,
     RecallScore,
     fts_query,
@@ -25,20 +25,6 @@ FILLER = [
 WEIRD = ['"', "'", '""', "AND", "OR", "NOT", "NEAR", "*", "a*", "^", "-", "+", ":", "(", ")",
          "(a OR", 'text:"x', "NEAR(a b, 2)", "{text}: x", "", "   ", "🙂", "🙂🙃 ✨", "\x00",
          "what is it?", 'founded" OR "x', "Aldren's*"]
-
-
-def chunk(text: str) -> NewChunk:
-    return NewChunk(heading="", text=text, token_count=len(text.split()), hash=f"h-{text}")
-
-
-def save(catalog: Catalog, memory_id: int, folder_id: int, path: str, texts: list[str]) -> int:
-    catalog.save_document(
-        memory_id, folder_id, path, size=1, mtime_ns=1, hash=f"doc-{texts}", format="text",
-        encoding="utf-8", title=None, chunker="c1", chunks=[chunk(t) for t in texts],
-    )
-    doc = catalog.document_by_path(memory_id, path)
-    assert doc is not None
-    return doc.id
 
 
 def chunk_ids(catalog: Catalog, document_id: int) -> list[int]:
