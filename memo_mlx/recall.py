@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -131,7 +132,7 @@ class Recall:
             raise RecallError(f"[recall] mode must be one of {', '.join(MODES)}, "
                               f"not {self.settings.mode!r}")
 
-    # --- the two entry points -----------------------------------------------------------
+    # --- the entry points ---------------------------------------------------------------
 
     def ask(
         self,
@@ -189,8 +190,6 @@ class Recall:
     def _answer(self, questions: list[str], memories: Sequence[Memory], mode: str | None,
                 on_text: Callable[[str], None] | None,
                 cancel: threading.Event | None) -> list[Answer]:
-        import time
-
         began = time.perf_counter()
         mode = self.resolve_mode(memories, mode)
         answers = [Answer(q, mode=mode, memories=[m.name for m in memories]) for q in questions]
