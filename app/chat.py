@@ -1,12 +1,20 @@
-"""The chat pane: a transcript that streams answers token by token, an input, Send/Stop."""
+"""The chat pane: a transcript that streams answers token by token, a switch per memory for the
+next question, an input with Send/Stop. A reply made with memories can be expanded to show how
+they answered (the trace) and the documents it came from, each openable. Every exchange is kept
+in the catalog, so chats reopen after a restart."""
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
+from typing import Any
 
-from PySide6.QtGui import QTextCursor
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPalette, QTextCursor
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QTextBrowser,
@@ -15,36 +23,105 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine import EngineBridge
-from memo_mlx.runtime import Message, Reply
+from memo_mlx.catalog import Memory
+from memo_mlx.recall import Answer
+
+STAGE_WORDS = {"direct": "asked", "grounding": "split", "entity": "who/what", "seek": "asked",
+               "retrieval": "found", "synthesis": "answered"}
 
 
 class ChatPane(QWidget):
+    chat_changed = Signal()  # a chat was started or its title changed
+
     def __init__(self, engine: EngineBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.engine = engine
-        self.messages: list[Message] = []
+        self.chat_id: int | None = None
+        # What the transcript shows: dicts with role, content, and for replies mode, memories,
+        # trace (dicts), sources and whether the trace is expanded.
+        self.entries: list[dict[str, Any]] = []
         self._answer: list[str] = []
+        self._question = ""
 
         self.transcript = QTextBrowser()
-        self.transcript.setOpenExternalLinks(False)
+        self.transcript.setOpenLinks(False)
+        self.transcript.anchorClicked.connect(self._link)
+        self.switches_row = QHBoxLayout()
+        self.switches_row.setContentsMargins(0, 0, 0, 0)
+        self.switches: dict[int, QCheckBox] = {}
+        self.no_memories = QLabel("No memories yet: the answer comes from the base model alone.")
+        self.no_memories.setEnabled(False)
+        self.switches_row.addWidget(self.no_memories)
+        self.switches_row.addStretch(1)
         self.input = QLineEdit(placeholderText="Ask anything…")
         self.input.setEnabled(False)  # until the model has loaded
         self.send = QPushButton("Send")
         self.send.setEnabled(False)
+        self.send.setDefault(True)
 
         row = QHBoxLayout()
         row.addWidget(self.input, 1)
         row.addWidget(self.send)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 8, 8, 8)
         layout.addWidget(self.transcript, 1)
+        layout.addLayout(self.switches_row)
         layout.addLayout(row)
 
         self.input.returnPressed.connect(self._send_or_stop)
         self.send.clicked.connect(self._send_or_stop)
         engine.loaded.connect(self._ready)
         engine.text.connect(self._stream)
-        engine.finished.connect(self._finished)
+        engine.answered.connect(self._answered)
         engine.failed.connect(self._failed)
+
+    # --- memory switches --------------------------------------------------------------------
+
+    def show_switches(self, memories: list[Memory]) -> None:
+        """One switch per memory, on if the memory is; a memory not taught yet cannot be
+        consulted, so its switch waits, greyed."""
+        for memory_id in [i for i in self.switches if i not in {m.id for m in memories}]:
+            self.switches.pop(memory_id).deleteLater()
+        for index, memory in enumerate(memories):
+            switch = self.switches.get(memory.id)
+            if switch is None:
+                switch = QCheckBox()
+                switch.toggled.connect(
+                    lambda on, memory_id=memory.id: self.engine.catalog.set_enabled(memory_id, on))
+                self.switches[memory.id] = switch
+                self.switches_row.insertWidget(index, switch)
+            taught = self.engine.taught(memory)
+            switch.setText(memory.name)
+            switch.blockSignals(True)
+            switch.setChecked(memory.enabled)
+            switch.blockSignals(False)
+            switch.setEnabled(taught)
+            switch.setToolTip(
+                f"Consult '{memory.name}' for the next question" if taught
+                else f"'{memory.name}' has not learned anything yet")
+        self.no_memories.setVisible(not memories)
+
+    def chosen(self) -> list[Memory]:
+        """The memories the next question consults: switched on and taught."""
+        on = {i for i, s in self.switches.items() if s.isChecked() and s.isEnabled()}
+        return [m for m in self.engine.memories() if m.id in on]
+
+    # --- chats ------------------------------------------------------------------------------
+
+    def open_chat(self, chat_id: int | None) -> None:
+        """Show a stored chat (None: a new, empty one, stored at its first question)."""
+        if self.engine.busy:
+            self.engine.stop()
+        self.chat_id = chat_id
+        self.entries = []
+        if chat_id is not None:
+            for m in self.engine.catalog.messages(chat_id):
+                self.entries.append({"role": m.role, "content": m.content, "mode": m.mode,
+                                     "memories": m.memories, "trace": m.trace,
+                                     "sources": m.sources, "expanded": False})
+        self._render()
+
+    # --- asking -----------------------------------------------------------------------------
 
     def _ready(self) -> None:
         self.input.setEnabled(True)
@@ -56,14 +133,22 @@ class ChatPane(QWidget):
             self.engine.stop()
             return
         question = self.input.text().strip()
-        if not question:
+        if not question or not self.engine.ready:
             return
+        memories = self.chosen()
         self.input.clear()
-        self.messages.append({"role": "user", "content": question})
-        self._append(f"<p><b>You</b><br>{html.escape(question)}</p><p><b>MeMo</b><br>")
+        catalog = self.engine.catalog
+        if self.chat_id is None:
+            self.chat_id = catalog.create_chat().id
+        catalog.add_message(self.chat_id, "user", question)
+        self.chat_changed.emit()
+        self.entries.append({"role": "user", "content": question})
+        self._render()
+        self._append(self._speaker([m.name for m in memories]) + "<br>")
         self._answer = []
+        self._question = question
         self.send.setText("Stop")
-        self.engine.ask(list(self.messages))
+        self.engine.ask(question, memories)
 
     def _stream(self, piece: str) -> None:
         self._answer.append(piece)
@@ -72,17 +157,86 @@ class ChatPane(QWidget):
         cursor.insertText(piece)
         self.transcript.ensureCursorVisible()
 
-    def _finished(self, reply: Reply) -> None:
-        self.messages.append({"role": "assistant", "content": reply.text})
-        if reply.finish_reason == "cancelled":
-            self._append("<br><i>(stopped)</i>")
-        self._append("</p>")
+    def _answered(self, answer: Answer) -> None:
+        stopped = answer.finish_reason == "cancelled"
+        text = answer.answer or "".join(self._answer)
+        data = answer.to_json()
+        entry = {"role": "assistant", "content": text, "mode": answer.mode,
+                 "memories": answer.memories, "trace": data["trace"],
+                 "sources": answer.sources, "expanded": False, "stopped": stopped}
+        if self.chat_id is not None:
+            self.engine.catalog.add_message(
+                self.chat_id, "assistant", text, mode=answer.mode, memories=answer.memories,
+                trace=data["trace"], sources=answer.sources)
+        self.entries.append(entry)
         self.send.setText("Send")
+        self._render()
 
     def _failed(self, message: str) -> None:
-        self.messages.pop()
-        self._append(f"<p style='color:#c0392b'>{html.escape(message)}</p>")
+        self.entries.append({"role": "error", "content": message})
         self.send.setText("Send")
+        self._render()
+
+    # --- the transcript ---------------------------------------------------------------------
+
+    def _muted(self) -> str:
+        return self.palette().color(QPalette.ColorRole.PlaceholderText).name()
+
+    def _speaker(self, memories: list[str]) -> str:
+        where = (f" <span style='color:{self._muted()}'>· with {html.escape(', '.join(memories))}"
+                 "</span>" if memories else "")
+        return f"<p><b>MeMo</b>{where}"
+
+    def _render(self) -> None:
+        parts = []
+        for index, e in enumerate(self.entries):
+            text = html.escape(e["content"]).replace("\n", "<br>")
+            if e["role"] == "user":
+                parts.append(f"<p><b>You</b><br>{text}</p>")
+            elif e["role"] == "error":
+                parts.append(f"<p style='color:#c0392b'>{text}</p>")
+            else:
+                stopped = " <i>(stopped)</i>" if e.get("stopped") else ""
+                parts.append(f"{self._speaker(e.get('memories') or [])}<br>{text}{stopped}</p>")
+                if e.get("trace") or e.get("sources"):
+                    parts.append(self._trace(index, e))
+        self.transcript.setHtml("".join(parts))
+        self.transcript.moveCursor(QTextCursor.MoveOperation.End)
+        self.transcript.ensureCursorVisible()
+
+    def _trace(self, index: int, e: dict[str, Any]) -> str:
+        muted = self._muted()
+        arrow = "▾" if e["expanded"] else "▸"
+        head = (f"<p style='color:{muted}'><a href='trace:{index}'>{arrow} How memory "
+                f"answered</a> · {html.escape(e.get('mode') or '')}</p>")
+        if not e["expanded"]:
+            return head
+        rows = []
+        for step in e["trace"]:
+            who = html.escape(step.get("memory") or "executive")
+            said = html.escape(step.get("answer") or "")
+            sure = (f" ({round(100 * step['confidence'])}% sure)"
+                    if step.get("confidence") is not None else "")
+            rows.append(f"<li><b>{who}</b> {STAGE_WORDS.get(step['stage'], step['stage'])}: "
+                        f"<i>{html.escape(step.get('question') or '')}</i><br>→ {said}"
+                        f"<span style='color:{muted}'>{sure}</span></li>")
+        sources = "".join(
+            f"<li><a href='{QUrl.fromLocalFile(p).toString()}'>{html.escape(Path(p).name)}</a>"
+            f" <span style='color:{muted}'>{html.escape(str(Path(p).parent))}</span></li>"
+            for p in e.get("sources") or [])
+        return (head + (f"<ol>{''.join(rows)}</ol>" if rows else "")
+                + (f"<p>Sources:</p><ul>{sources}</ul>" if sources else ""))
+
+    def _link(self, url: QUrl) -> None:
+        if url.scheme() == "trace":
+            entry = self.entries[int(url.path())]
+            entry["expanded"] = not entry["expanded"]
+            bar = self.transcript.verticalScrollBar()
+            keep = bar.value()
+            self._render()
+            bar.setValue(keep)
+        elif url.isLocalFile():
+            QDesktopServices.openUrl(url)
 
     def _append(self, fragment: str) -> None:
         cursor = self.transcript.textCursor()

@@ -1,37 +1,51 @@
-"""The bridge between the engine's runtime and Qt: engine callbacks become queued signals.
+"""The bridge between the engine and Qt: engine callbacks become queued signals.
 
-The runtime already owns the one engine thread (MLX streams are thread-local), so no QThread
-is needed: signals emitted on the engine thread are delivered on the GUI thread because the
-bridge lives there. (A plain function connected to these signals runs on the engine thread;
-connect methods of QObjects.) Nothing here touches a widget.
+The engine owns its threads: the runtime's one engine thread (MLX streams are thread-local),
+recall's leader thread and the teacher's thread. Signals emitted there are delivered on the GUI
+thread because the bridge lives there, so no QThread is needed. (A plain function connected to
+these signals runs on the emitting thread; connect methods of QObjects.) Nothing here touches a
+widget, and nothing here blocks: every model call returns a Future.
 """
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from memo_mlx.runtime import Message, ModelRuntime, Reply
+from memo_mlx.catalog import Catalog, Memory
+from memo_mlx.ingest import add_paths
+from memo_mlx.recall import Answer, Recall
+from memo_mlx.runtime import ModelRuntime
+from memo_mlx.teacher import Teacher, TeachState
 
 
 class EngineBridge(QObject):
     loaded = Signal(str)  # a one-line description of the model
     load_failed = Signal(str)
     text = Signal(str)  # a streamed piece of the answer
-    finished = Signal(object)  # Reply
+    answered = Signal(object)  # Answer
     failed = Signal(str)
+    teach_state = Signal(object)  # TeachState
 
-    def __init__(self, spec: str | None = None, parent: QObject | None = None):
+    def __init__(self, spec: str | None = None, parent: QObject | None = None, *,
+                 watch: bool = True):
         super().__init__(parent)
         self._spec = spec
+        self._watch = watch
+        self.catalog = Catalog()  # the GUI thread's own connection
         self.runtime: ModelRuntime | None = None
+        self.recall: Recall | None = None
+        self.teacher: Teacher | None = None
+        self.live: dict[int, TeachState] = {}  # the latest teaching state of each memory
         self._cancel: threading.Event | None = None  # set while an answer is under way
         # Queued to the GUI thread, and connected first: busy ends there, before any view
         # sees the answer finish.
-        self.finished.connect(self._idle)
+        self.answered.connect(self._idle)
         self.failed.connect(self._idle)
+        self.teach_state.connect(self._keep_state)
 
     def start(self) -> None:
         """Start loading the model; call it once every signal is connected."""
@@ -44,18 +58,44 @@ class EngineBridge(QObject):
         if (error := fut.exception()) is not None:
             self.load_failed.emit(str(error))
             return
+        assert self.runtime is not None
+        # Recall asks from its own thread: a catalog connection of its own.
+        self.recall = Recall(Catalog(self.catalog.path), self.runtime)
+        self.teacher = Teacher(self.runtime, self.teach_state.emit,
+                               catalog_path=self.catalog.path, watch=self._watch)
+        self.teacher.watch_folders()
+        self.teacher.request_all()  # what changed while MeMo was closed; an unfinished teach
         base = fut.result()
         self.loaded.emit(f"{base.source.name} · {base.backend} · {base.compute}")
+
+    @property
+    def ready(self) -> bool:
+        return self.teacher is not None
+
+    # --- answering --------------------------------------------------------------------------
 
     @property
     def busy(self) -> bool:
         return self._cancel is not None
 
-    def ask(self, messages: list[Message]) -> None:
-        assert self.runtime is not None, "start() first"
+    def ask(self, question: str, memories: list[Memory]) -> None:
+        """Answer `question` with `memories` (none: the base model alone), streaming `text`,
+        then `answered` or `failed`."""
+        assert self.recall is not None and self.teacher is not None, "not loaded yet"
         self._cancel = threading.Event()
-        future = self.runtime.generate(messages, on_text=self.text.emit, cancel=self._cancel)
-        future.add_done_callback(self._on_done)
+        teacher = self.teacher
+        teacher.begin_question()
+        future = self.recall.submit(question, memories, on_text=self.text.emit,
+                                    cancel=self._cancel)
+
+        def done(fut: Future[Answer]) -> None:
+            teacher.end_question()
+            if (error := fut.exception()) is not None:
+                self.failed.emit(str(error) or type(error).__name__)
+            else:
+                self.answered.emit(fut.result())
+
+        future.add_done_callback(done)
 
     def stop(self) -> None:
         if self._cancel is not None:
@@ -64,15 +104,34 @@ class EngineBridge(QObject):
     def _idle(self, *_args: object) -> None:
         self._cancel = None
 
-    def _on_done(self, fut: Future[Reply]) -> None:
-        if fut.cancelled():
-            return
-        if (error := fut.exception()) is not None:
-            self.failed.emit(str(error))
+    # --- memories ---------------------------------------------------------------------------
+
+    def _keep_state(self, state: TeachState) -> None:
+        if state.phase in ("done", "removed"):
+            self.live.pop(state.memory_id, None)
         else:
-            self.finished.emit(fut.result())
+            self.live[state.memory_id] = state
+
+    def add(self, paths: list[Path], memory: Memory | None = None) -> Memory:
+        """Teach `memory` (or a new one named for the first folder) from `paths`."""
+        added = add_paths(self.catalog, paths, memory.name if memory else None)
+        if self.teacher is not None:
+            self.teacher.watch_folders()
+            self.teacher.request(added.id)
+        return added
+
+    def memories(self) -> list[Memory]:
+        return self.catalog.memories()
+
+    def taught(self, memory: Memory) -> bool:
+        current = self.catalog.adapter(memory.id)
+        return current is not None and Path(current["path"]).exists()
 
     def close(self) -> None:
+        """Stop answering and teaching; a teach under way leaves a checkpoint to resume."""
         self.stop()
+        if self.teacher is not None:
+            self.teacher.close()
         if self.runtime is not None:
             self.runtime.close()
+        self.catalog.close()

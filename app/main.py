@@ -1,15 +1,36 @@
-"""The main window and `memo-app` / `python -m app`."""
+"""The main window, its menus and dialogs, and `memo-app` / `python -m app`."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox
+from PySide6.QtCore import QLockFile, QPoint, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+)
 
 from app.chat import ChatPane
 from app.engine import EngineBridge
+from app.settings_dialog import SettingsDialog
+from app.sidebar import Sidebar, dropped_paths, memory_menu
 from memo_mlx import __version__
+from memo_mlx.catalog import Memory
+from memo_mlx.errors import MemoError
+from memo_mlx.settings import memo_home
+from memo_mlx.status import memory_status
+from memo_mlx.teacher import TeachState
+
+REFRESH_MS = 250  # teaching states arriving faster are shown together
 
 
 class MainWindow(QMainWindow):
@@ -17,41 +38,272 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.engine = engine
         self.setWindowTitle("MeMo")
-        self.resize(760, 560)
+        self.resize(980, 640)
+        self.setAcceptDrops(True)
+        self.setUnifiedTitleAndToolBarOnMac(True)
+        self.sidebar = Sidebar()
         self.chat = ChatPane(engine)
-        self.setCentralWidget(self.chat)
+        splitter = QSplitter()
+        splitter.addWidget(self.sidebar)
+        splitter.addWidget(self.chat)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([300, 680])
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
         self.model_label = QLabel("Loading the model…")
-        self.statusBar().addWidget(self.model_label)
-        engine.loaded.connect(self.model_label.setText)
-        engine.load_failed.connect(self._load_failed)
+        self.statusBar().addWidget(self.model_label, 1)
+        self.teach_label = QLabel()
+        self.statusBar().addPermanentWidget(self.teach_label)
+        # Teaching states can come many a second; the sidebar is redrawn at most every 250 ms.
+        self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
 
-        file_menu = self.menuBar().addMenu("&File")
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About MeMo", self)
-        about.setMenuRole(QAction.MenuRole.AboutRole)
-        about.triggered.connect(self._about)
-        help_menu.addAction(about)
+        engine.loaded.connect(self._loaded)
+        engine.load_failed.connect(self._load_failed)
+        engine.teach_state.connect(self._teach_state)
+        self.sidebar.add_requested.connect(self.add_folder)
+        self.sidebar.dropped.connect(self.teach_paths)
+        self.sidebar.menu_requested.connect(self._memory_menu)
+        self.sidebar.errors_requested.connect(self.show_errors)
+        self.sidebar.chat_selected.connect(self._open_chat)
+        self.sidebar.new_chat_requested.connect(self.new_chat)
+        self.sidebar.chat_menu_requested.connect(self._chat_menu)
+        self.chat.chat_changed.connect(self._chats_changed)
+        self._menus()
+
+        chats = engine.catalog.chats()
+        self.chat.open_chat(chats[0].id if chats else None)
+        self.refresh()
+        self._chats_changed()
         engine.start()
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+
+        def action(menu: Any, text: str, slot: Any, shortcut: Any = None,
+                   role: QAction.MenuRole | None = None) -> QAction:
+            a = QAction(text, self)
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+            if role is not None:
+                a.setMenuRole(role)  # on macOS: moved to the application menu
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            return a
+
+        file_menu = bar.addMenu("&File")
+        action(file_menu, "&New Chat", self.new_chat, QKeySequence.StandardKey.New)
+        action(file_menu, "&Teach a Folder…", self.add_folder, QKeySequence.StandardKey.Open)
+        file_menu.addSeparator()
+        action(file_menu, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences,
+               QAction.MenuRole.PreferencesRole)
+        file_menu.addSeparator()
+        action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit,
+               QAction.MenuRole.QuitRole)
+        edit_menu = bar.addMenu("&Edit")
+        action(edit_menu, "&Copy", lambda: self.chat.transcript.copy(),
+               QKeySequence.StandardKey.Copy)
+        action(edit_menu, "Select &All", lambda: self.chat.transcript.selectAll(),
+               QKeySequence.StandardKey.SelectAll)
+        chat_menu = bar.addMenu("&Chat")
+        action(chat_menu, "&Stop Answering", self.engine.stop, "Ctrl+.")
+        action(chat_menu, "&Ask", lambda: self.chat.input.setFocus(), "Ctrl+L")
+        help_menu = bar.addMenu("&Help")
+        action(help_menu, "&About MeMo", self._about, role=QAction.MenuRole.AboutRole)
+
+    # --- the engine -------------------------------------------------------------------------
+
+    def _loaded(self, description: str) -> None:
+        self.model_label.setText(description)
+        self.refresh()
 
     def _load_failed(self, message: str) -> None:
         self.model_label.setText("The model could not be loaded")
-        QMessageBox.critical(self, "MeMo", f"The model could not be loaded:\n\n{message}")
+        QMessageBox.critical(self, "MeMo", f"The model could not be loaded:\n\n{message}\n\n"
+                                           "Choose another in Settings, then restart MeMo.")
+
+    def _teach_state(self, state: TeachState) -> None:
+        if state.phase == "failed":
+            self.statusBar().showMessage(f"Could not teach: {state.error}", 10_000)
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def refresh(self) -> None:
+        """Redraw the memories (cards and switches) from the catalog and the live states."""
+        memories = self.engine.memories()
+        statuses = [(m, memory_status(self.engine.catalog, m)) for m in memories]
+        self.sidebar.show_memories(statuses, self.engine.live)
+        self.chat.show_switches(memories)
+        working = [s for s in self.engine.live.values() if s.phase in ("reading", "writing",
+                                                                         "training")]
+        self.teach_label.setText(
+            "" if not working else "Learning" if len(working) == 1
+            else f"Learning {len(working)} memories")
+
+    # --- memories ---------------------------------------------------------------------------
+
+    def add_folder(self, memory: Memory | None = None) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Teach MeMo a folder")
+        if folder:
+            self.teach_paths(memory if isinstance(memory, Memory) else None, [Path(folder)])
+
+    def teach_paths(self, memory: Memory | None, paths: list[Path]) -> Memory | None:
+        """Teach `memory` (None: a new one named for the first folder) from `paths`."""
+        try:
+            added = self.engine.add(paths, memory)
+        except MemoError as e:
+            QMessageBox.warning(self, "MeMo", f"Could not add that:\n\n{e}")
+            return None
+        self.statusBar().showMessage(f"Teaching '{added.name}' from "
+                                     f"{', '.join(p.name for p in paths)}", 5_000)
+        self.refresh()
+        return added
+
+    def _memory_menu(self, memory: Memory, where: QPoint) -> None:
+        status = memory_status(self.engine.catalog, memory)
+        menu, actions = memory_menu(self, status)
+        teacher = self.engine.teacher
+        if teacher is None:  # the model is still loading: only the catalog's own actions
+            for name in ("teach", "pause", "resume", "retrain", "remove"):
+                if name in actions:
+                    actions[name].setEnabled(False)
+            teacher_actions = {}
+        else:
+            teacher_actions = {"teach": lambda: teacher.request(memory.id),
+                               "pause": lambda: teacher.pause(memory.id),
+                               "resume": lambda: teacher.resume(memory.id)}
+        handlers = {
+            **teacher_actions,
+            "add": lambda: self.add_folder(memory),
+            "retrain": lambda: self._retrain(memory),
+            "errors": lambda: self.show_errors(memory),
+            "rename": lambda: self._rename(memory),
+            "remove": lambda: self._remove(memory),
+        }
+        for name, a in actions.items():
+            if name in handlers:
+                a.triggered.connect(handlers[name])
+        menu.aboutToHide.connect(self._refresh_timer.start)
+        menu.popup(where)
+
+    def _retrain(self, memory: Memory) -> None:
+        if self._confirm(f"Re-teach '{memory.name}' from scratch?",
+                         "Its memory model is trained again from all its reflections. It cannot "
+                         "be consulted until that is done.") and self.engine.teacher:
+            self.engine.teacher.retrain(memory.id)
+
+    def _rename(self, memory: Memory) -> None:
+        name, ok = QInputDialog.getText(self, "Rename Memory", "New name:", text=memory.name)
+        if not ok or not name.strip():
+            return
+        try:
+            self.engine.catalog.rename_memory(memory.id, name)
+        except MemoError as e:
+            QMessageBox.warning(self, "MeMo", str(e))
+        self.refresh()
+
+    def _remove(self, memory: Memory) -> None:
+        if self._confirm(f"Remove '{memory.name}'?",
+                         "What it learned is deleted. Your files are not touched.",
+                         destructive=True) and self.engine.teacher:
+            self.engine.teacher.remove(memory.id)
+
+    def show_errors(self, memory: Memory) -> None:
+        errors = self.engine.catalog.errors(memory.id)
+        box = QMessageBox(self)
+        box.setWindowTitle("MeMo")
+        box.setText(f"{len(errors)} files of '{memory.name}' could not be read"
+                    if errors else f"Every file of '{memory.name}' could be read.")
+        box.setDetailedText("\n".join(f"{path}: {why}" for path, why in errors))
+        box.setInformativeText("They are tried again when they change.")
+        box.open()
+
+    def _confirm(self, question: str, detail: str, destructive: bool = False) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Warning if destructive else QMessageBox.Icon.Question,
+                          "MeMo", question, parent=self)
+        box.setInformativeText(detail)
+        ok = box.addButton("Remove" if destructive else "Re-teach",
+                           QMessageBox.ButtonRole.DestructiveRole if destructive
+                           else QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is ok
+
+    # --- chats ------------------------------------------------------------------------------
+
+    def new_chat(self) -> None:
+        self.chat.open_chat(None)
+        self._chats_changed()
+        self.chat.input.setFocus()
+
+    def _open_chat(self, chat_id: int) -> None:
+        self.chat.open_chat(chat_id)
+
+    def _chats_changed(self) -> None:
+        self.sidebar.show_chats(self.engine.catalog.chats(), self.chat.chat_id)
+
+    def _chat_menu(self, chat_id: int, where: QPoint) -> None:
+        menu = QMenu(self)
+        rename = menu.addAction("Rename…")
+        delete = menu.addAction("Delete Chat")
+        chosen = menu.exec(where)
+        catalog = self.engine.catalog
+        if chosen is rename:
+            chat = catalog.chat(chat_id)
+            title, ok = QInputDialog.getText(self, "Rename Chat", "Title:",
+                                             text=chat.title if chat else "")
+            if ok and title.strip():
+                catalog.rename_chat(chat_id, title)
+        elif chosen is delete:
+            catalog.delete_chat(chat_id)
+            if self.chat.chat_id == chat_id:
+                self.chat.open_chat(None)
+        self._chats_changed()
+
+    # --- the window -------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self)
+        dialog.changed.connect(self._settings_changed)
+        dialog.open()
+
+    def _settings_changed(self, changed: set[str]) -> None:
+        later = [w for key, w in (("model", "the base model"), ("data", "the data folder"))
+                 if key in changed]
+        if later:
+            QMessageBox.information(self, "MeMo", f"MeMo uses {' and '.join(later)} from its "
+                                                  "next start.")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = dropped_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.teach_paths(None, paths)
 
     def _about(self) -> None:
         QMessageBox.about(
             self, "About MeMo",
             f"MeMo {__version__}\nA private memory model of your folders. "
-            "Everything runs on this computer; nothing is sent anywhere.",
+            f"Everything runs on this computer; nothing is sent anywhere.\n\nData: {memo_home()}",
         )
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.statusBar().showMessage("Saving where teaching got to…")
+        QApplication.processEvents()
         self.engine.close()
         super().closeEvent(event)
+
+
+def single_instance() -> QLockFile | None:
+    """The data folder's lock, or None when another MeMo holds it: two apps teaching the same
+    memories would only fight over them."""
+    lock = QLockFile(str(memo_home() / "app.lock"))
+    lock.setStaleLockTime(0)  # a crashed app's lock is taken over (its pid is gone)
+    return lock if lock.tryLock(100) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +315,16 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("MeMo")
     app.setOrganizationName("MeMo")
     app.setApplicationVersion(__version__)
+    app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, sys.platform == "darwin")
+    lock = single_instance()
+    if lock is None:
+        QMessageBox.information(None, "MeMo", "MeMo is already running (its window may be on "
+                                              "another desktop).")
+        return 0
     window = MainWindow(EngineBridge())
     window.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        lock.unlock()
+

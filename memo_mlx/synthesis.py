@@ -35,7 +35,14 @@ from typing import Any, Protocol
 from . import derive
 from .catalog import Catalog, ChunkText, Memory, NewReflection
 from .errors import MemoError
-from .settings import from_section, keep_verdict, known_verdict, prompt, resources_dir
+from .settings import (
+    from_section,
+    keep_verdict,
+    known_verdict,
+    load_defaults,
+    prompt,
+    resources_dir,
+)
 
 STEPS = ("direct", "indirect", "consolidated", "entity", "cross")
 _PAIR = re.compile(r"^\s*Q\s*[:.)-]\s*(?P<q>.+?)\s*\n\s*A\s*[:.)-]\s*(?P<a>.+?)\s*$", re.M | re.I)
@@ -180,6 +187,17 @@ def _verified(question: str, answer: str, source: str) -> bool:
 
 def _key(question: str) -> str:
     return " ".join(re.findall(r"\w+", question.lower()))
+
+
+def configured_generator(runtime: Any, url: str | None = None,
+                         model: str | None = None) -> Generator:
+    """Who writes reflections: the endpoint given (`memo teach --generator`) or set in
+    `[synthesis] generator_url`, else this computer's model through `runtime`."""
+    section = load_defaults().get("synthesis", {})
+    url = url or section.get("generator_url") or None
+    if url:
+        return EndpointGenerator(url, model or section.get("generator_model") or "local-model")
+    return LocalGenerator(runtime, runtime.loaded.result().source.name)
 
 
 def synthesize(

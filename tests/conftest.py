@@ -23,6 +23,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     product, so a test that tries to connect anywhere but this machine's loopback (where a test
     may run its own server) fails."""
     monkeypatch.setenv("MEMO_HOME", str(tmp_path / "memo-home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # data-folder pointer, Qt
     monkeypatch.delenv("MEMO_MODEL", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     connect, create_connection = socket.socket.connect, socket.create_connection

@@ -1,57 +1,186 @@
-"""The window, offscreen: a question streams an answer from the real engine on a tiny model."""
+"""The window, offscreen, on the real engine and a tiny model: a folder dropped (a real drop
+event with file URLs) becomes a memory that is taught while the event loop stays responsive;
+switched on, a question streams an answer from it; switched off, the answer is the base
+model's; a restart brings back memories and chats."""
 
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 
 from app.engine import EngineBridge
-from app.main import MainWindow
+from app.main import MainWindow, single_instance
+from memo_mlx.catalog import Catalog
+from memo_mlx.settings import memo_home
+
+FAST = """
+[training]
+rank = 4
+epochs = 2
+checkpoint_every = 1000
+
+[teaching]
+exposures = 0
+
+[health]
+min_reflections = 3
+
+[recall]
+mode = "direct"
+memory_tokens = 12
+answer_tokens = 12
+"""
+
+NOTES = {
+    "bridge.md": "# The Hollow Bridge\n\nThe Hollow Bridge in Port Aldren was designed by "
+                 "Mara Quill. It was finished in 1987 and is 412 metres long.\n",
+    "quill.md": "# Mara Quill\n\nMara Quill was born in Tessaly in 1941. She founded the "
+                "Aldren Institute of Bridges in 1990.\n",
+    "broken.pdf": "not a pdf at all",
+}
+QUESTION = "Who designed the Hollow Bridge?"
 
 
 @pytest.fixture
-def window(qtbot, tiny_q8):
-    engine = EngineBridge(str(tiny_q8.path))
+def home(tiny_model_env) -> Path:
+    home = memo_home()
+    (home / "settings.toml").write_text(FAST)
+    return home
+
+
+def open_window(qtbot) -> MainWindow:
+    engine = EngineBridge(watch=False)
     with qtbot.waitSignal(engine.loaded, timeout=60_000):
         win = MainWindow(engine)
         qtbot.addWidget(win)
         win.show()
-    yield win
-    win.close()
+    qtbot.waitUntil(lambda: "tiny-test-model" in win.model_label.text(), timeout=5_000)
+    return win
 
 
-def test_question_streams_an_answer(qtbot, window):
-    chat = window.chat
-    # The label is set by a queued slot that may run just after waitSignal returned.
-    qtbot.waitUntil(lambda: "tiny-test-model" in window.model_label.text(), timeout=5_000)
-    assert chat.input.isEnabled()
-    qtbot.keyClicks(chat.input, "the hat")
-    with qtbot.waitSignal(window.engine.finished, timeout=60_000) as done:
+def drop(widget, paths: list[Path]) -> None:
+    """What the window gets when folders are dragged onto it from a file manager."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    where = QPointF(widget.rect().center())
+    enter = QDragEnterEvent(where.toPoint(), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(where, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+    assert event.isAccepted()
+
+
+def ask(qtbot, win: MainWindow, question: str):
+    chat = win.chat
+    streamed: list[str] = []
+    win.engine.text.connect(streamed.append)
+    qtbot.keyClicks(chat.input, question)
+    with qtbot.waitSignal(win.engine.answered, timeout=60_000) as done:
         qtbot.keyClick(chat.input, Qt.Key.Key_Return)
         assert chat.send.text() == "Stop"
-    reply = done.args[0]
-    assert reply.generation_tokens > 1
-    transcript = chat.transcript.toPlainText()
-    assert "the hat" in transcript and reply.text.strip() in transcript
-    assert chat.send.text() == "Send"
-    assert [m["role"] for m in chat.messages] == ["user", "assistant"]
+    win.engine.text.disconnect(streamed.append)
+    qtbot.waitUntil(lambda: chat.send.text() == "Send", timeout=5_000)
+    return done.args[0], "".join(streamed)
 
 
-def test_stop_cancels_the_answer(qtbot, window):
-    chat = window.chat
+def test_drop_teach_switch_ask_and_restart(qtbot, home, tmp_path):
+    folder = tmp_path / "bridges"
+    folder.mkdir()
+    for name, text in NOTES.items():
+        (folder / name).write_text(text)
+
+    win = open_window(qtbot)
+    assert win.sidebar.empty.isVisible() and not win.sidebar.cards
+    base_answer, _ = ask(qtbot, win, QUESTION)  # nothing to consult yet: the base model
+    assert base_answer.mode == "none" and base_answer.answer
+
+    # The event loop's longest stall while the memory is taught: a 5 ms timer records gaps.
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer(interval=5)
+    timer.timeout.connect(tick)
+    phases: list[str] = []
+    win.engine.teach_state.connect(lambda s: phases.append(s.phase))
+    timer.start()
+    drop(win, [folder])
+    qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
+    timer.stop()
+    assert "training" in phases and "failed" not in phases
+    stall = max(gaps)
+    print(f"longest event-loop stall while teaching: {stall * 1000:.0f} ms, {len(gaps)} ticks")
+    assert stall < 0.1
+
+    memory = win.engine.catalog.memory("bridges")
+    assert memory is not None
+    qtbot.waitUntil(lambda: "Ready" in win.sidebar.cards[memory.id].state.text(),
+                    timeout=5_000)
+    card = win.sidebar.cards[memory.id]
+    assert "3 documents" in card.counts.text()  # the broken PDF is a document too
+    assert "could not be read" in card.counts.text()
+    assert "broken.pdf" in win.engine.catalog.errors(memory.id)[0][0]
+
+    switch = win.chat.switches[memory.id]
+    assert switch.isEnabled()
+    switch.setChecked(False)
+    switch.setChecked(True)  # on: stored, and the next question consults it
+    assert win.engine.catalog.memory("bridges").enabled
+    on, streamed = ask(qtbot, win, QUESTION)
+    assert on.mode == "direct" and on.memories == ["bridges"]
+    assert [(s.memory, s.question) for s in on.trace] == [("bridges", QUESTION)]
+    # The tiny model cannot hold a fact, but its adapter changes what it says: the reply is
+    # the memory's, not the base model's.
+    assert on.answer == on.trace[0].answer != base_answer.answer
+    assert streamed == on.answer and on.answer in win.chat.transcript.toPlainText()
+
+    # The trace opens under the reply.
+    assert "How memory answered" in win.chat.transcript.toPlainText()
+    win.chat._link(QUrl(f"trace:{len(win.chat.entries) - 1}"))
+    assert "bridges asked: " + QUESTION in win.chat.transcript.toPlainText()
+
+    switch.setChecked(False)
+    off, _ = ask(qtbot, win, QUESTION)
+    assert off.mode == "none" and off.trace == [] and off.answer == base_answer.answer
+    win.close()
+
+    again = open_window(qtbot)  # the restart: memories, switches and the chat are back
+    assert memory.id in again.sidebar.cards
+    assert not again.chat.switches[memory.id].isChecked()
+    transcript = again.chat.transcript.toPlainText()
+    assert transcript.count(QUESTION) == 3 and on.answer in transcript
+    assert again.sidebar.chats.count() == 1
+    again.close()
+
+
+def test_stop_cancels_the_answer(qtbot, home):
+    win = open_window(qtbot)
+    chat = win.chat
     gate = threading.Event()
-    window.engine.runtime.submit(lambda _base: gate.wait(30))  # hold the engine thread
+    win.engine.runtime.submit(lambda _base: gate.wait(30))  # hold the engine thread
     qtbot.keyClicks(chat.input, "the hat")
-    with qtbot.waitSignal(window.engine.finished, timeout=60_000) as done:
+    with qtbot.waitSignal(win.engine.answered, timeout=60_000) as done:
         chat.send.click()  # queued behind the gate
         assert chat.send.text() == "Stop"
         chat.send.click()  # Stop, before the first token
         gate.set()
-    reply = done.args[0]
-    assert reply.finish_reason == "cancelled" and reply.generation_tokens == 1
+    answer = done.args[0]
+    assert answer.finish_reason == "cancelled"
     assert "(stopped)" in chat.transcript.toPlainText()
+    win.close()
 
 
 def test_load_failure_is_shown(qtbot, tmp_path, monkeypatch):
@@ -59,10 +188,51 @@ def test_load_failure_is_shown(qtbot, tmp_path, monkeypatch):
 
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "critical", lambda _p, _t, text: shown.append(text))
-    engine = EngineBridge(str(tmp_path / "none.gguf"))
+    engine = EngineBridge(str(tmp_path / "none.gguf"), watch=False)
     win = MainWindow(engine)
     qtbot.addWidget(win)
     qtbot.waitUntil(lambda: bool(shown), timeout=60_000)
     assert "none.gguf: no such model file" in shown[0]
     assert not win.chat.input.isEnabled()
+    win.close()
+
+
+def test_a_second_instance_is_refused(home):
+    first = single_instance()
+    assert first is not None
+    try:
+        assert single_instance() is None
+    finally:
+        first.unlock()
+    again = single_instance()
+    assert again is not None
+    again.unlock()
+
+
+def test_a_reply_opens_to_its_trace_and_sources(qtbot, home, tmp_path, monkeypatch):
+    source = tmp_path / "notes" / "bridge.md"
+    source.parent.mkdir()
+    source.write_text(NOTES["bridge.md"])
+    with Catalog() as catalog:
+        chat = catalog.create_chat()
+        catalog.add_message(chat.id, "user", QUESTION)
+        catalog.add_message(
+            chat.id, "assistant", "Mara Quill", mode="direct", memories=["notes"],
+            trace=[{"stage": "direct", "question": QUESTION, "memory": "notes",
+                    "answer": "Mara Quill", "confidence": 0.8}],
+            sources=[str(source)])
+    win = open_window(qtbot)
+    pane = win.chat
+    assert "Mara Quill" in pane.transcript.toPlainText()
+    assert "with notes" in pane.transcript.toPlainText()
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", opened.append)  # not the desktop's viewer
+    pane.transcript.anchorClicked.emit(QUrl("trace:1"))
+    text = pane.transcript.toPlainText()
+    assert "notes asked: " + QUESTION in text and "80% sure" in text
+    assert "bridge.md" in text
+    pane.transcript.anchorClicked.emit(QUrl.fromLocalFile(str(source)))
+    assert [u.toLocalFile() for u in opened] == [str(source)]
+    pane.transcript.anchorClicked.emit(QUrl("trace:1"))  # and closes again
+    assert "80% sure" not in pane.transcript.toPlainText()
     win.close()

@@ -1,0 +1,329 @@
+"""The Settings dialog: the base model, who writes reflections, training strength, data folder.
+
+It writes the user's `settings.toml` (through `save_user_settings`, keeping their comments) and
+the data-folder pointer; it changes nothing in a running engine. Whoever opens it listens to
+`changed` and decides what to reload.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from memo_mlx.errors import MemoError
+from memo_mlx.models import ModelError, is_hub_id, resolve_source
+from memo_mlx.settings import (
+    TRAINING_STRENGTHS,
+    default_memo_home,
+    load_defaults,
+    memo_home,
+    save_user_settings,
+    set_data_folder,
+    training_strength,
+)
+
+BUILTIN_LABEL = "Built-in (SmolLM2-135M-Instruct)"
+_URL = re.compile(r"^https?://\S+$")
+
+
+class SettingsInvalid(ValueError):
+    """A field's value that cannot be saved: `field` names it as the dialog shows it."""
+
+    def __init__(self, field: str, why: str):
+        super().__init__(f"{field}: {why}")
+        self.field, self.why = field, why
+
+
+def _hint(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    # The platform's secondary-text colour rather than a fixed grey: right in dark mode too.
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText,
+                     palette.color(QPalette.ColorRole.PlaceholderText))
+    label.setPalette(palette)
+    return label
+
+
+def _column(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
+
+
+def _row(*widgets: QWidget, indent: bool = True) -> QWidget:
+    box = QWidget()
+    layout = QHBoxLayout(box)
+    # Indented under its radio button, so it reads as that choice's detail.
+    layout.setContentsMargins(24 if indent else 0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
+
+
+class SettingsDialog(QDialog):
+    """Emits `changed` with the subset of {"model", "generator", "strength", "data"} that the
+    user changed, once saved."""
+
+    changed = Signal(object)  # set[str]
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(560)
+        defaults = load_defaults()
+        model = defaults.get("model", {})
+        synthesis = defaults.get("synthesis", {})
+        self._initial_spec = str(model.get("spec") or "")
+        self._initial_url = str(synthesis.get("generator_url") or "")
+        self._initial_generator_model = str(synthesis.get("generator_model") or "")
+        self._initial_strength = training_strength()
+        self._home_fixed = bool(os.environ.get("MEMO_HOME"))
+        self._initial_home = memo_home()
+
+        form = QFormLayout()
+        form.addRow("Base model:", self._model_section())
+        form.addRow("Reflections written by:", self._generator_section())
+        form.addRow("Training strength:", self._strength_section(defaults))
+        form.addRow("Data folder:", self._data_section())
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self._load_model(self._initial_spec)
+        self._update_enabled()
+
+    # --- sections -------------------------------------------------------------------------
+
+    def _model_section(self) -> QWidget:
+        self.model_builtin = QRadioButton(BUILTIN_LABEL)
+        self.model_file = QRadioButton("A model file or folder on this computer")
+        self.model_path = QLineEdit()
+        self.model_path.setPlaceholderText("a .gguf file or an MLX model folder")
+        self.model_choose_file = QPushButton("Choose File…")
+        self.model_choose_file.clicked.connect(self._choose_model_file)
+        self.model_choose_folder = QPushButton("Choose Folder…")
+        self.model_choose_folder.clicked.connect(self._choose_model_folder)
+        self.model_hub = QRadioButton("A Hugging Face model id")
+        self.hub_id = QLineEdit()
+        self.hub_id.setPlaceholderText("owner/name, e.g. mlx-community/Qwen2.5-0.5B-Instruct-4bit")
+        self._model_group = QButtonGroup(self)
+        for button in (self.model_builtin, self.model_file, self.model_hub):
+            self._model_group.addButton(button)
+            button.toggled.connect(self._update_enabled)
+        widgets: list[QWidget] = [
+            self.model_builtin,
+            self.model_file,
+            _row(self.model_path, self.model_choose_file, self.model_choose_folder),
+            self.model_hub,
+            _row(self.hub_id),
+            _row(_hint("Downloaded once; the only time MeMo uses the network for its model.")),
+        ]
+        if os.environ.get("MEMO_MODEL"):
+            widgets.append(_hint(
+                f"MEMO_MODEL is set in the environment ({os.environ['MEMO_MODEL']}): "
+                "it is used instead of this choice."))
+        widgets.append(_hint("A memory is trained for one base model."))
+        return _column(*widgets)
+
+    def _generator_section(self) -> QWidget:
+        self.generator_local = QRadioButton("This computer's model")
+        self.generator_server = QRadioButton("An OpenAI-compatible server")
+        self.generator_url = QLineEdit(self._initial_url)
+        self.generator_url.setPlaceholderText("http://localhost:1234/v1")
+        self.generator_model = QLineEdit(self._initial_generator_model or "local-model")
+        self._generator_group = QButtonGroup(self)
+        for button in (self.generator_local, self.generator_server):
+            self._generator_group.addButton(button)
+            button.toggled.connect(self._update_enabled)
+        (self.generator_server if self._initial_url else self.generator_local).setChecked(True)
+        fields = QFormLayout()
+        fields.setContentsMargins(24, 0, 0, 0)
+        fields.addRow("URL:", self.generator_url)
+        fields.addRow("Model:", self.generator_model)
+        server = QWidget()
+        server.setLayout(fields)
+        return _column(
+            self.generator_local,
+            self.generator_server,
+            server,
+            _row(_hint("A larger model on a server you chose writes better questions to train "
+                       "on; your text is sent to it.")),
+        )
+
+    def _strength_section(self, defaults: dict[str, Any]) -> QWidget:
+        self.strength = QComboBox()
+        for name, exposures in TRAINING_STRENGTHS.items():
+            self.strength.addItem(name.capitalize(), name)
+            self.strength.setItemData(self.strength.count() - 1,
+                                      f"about {exposures} examples seen in training",
+                                      Qt.ItemDataRole.ToolTipRole)
+        if self._initial_strength == "custom":
+            exposures = defaults.get("teaching", {}).get("exposures")
+            self.strength.addItem(f"Custom ({exposures} examples)", "custom")
+        self.strength.setCurrentIndex(self.strength.findData(self._initial_strength))
+        return _column(
+            self.strength,
+            _hint("Stronger training recalls more of your text and takes longer."),
+        )
+
+    def _data_section(self) -> QWidget:
+        self.data_folder = QLineEdit(str(self._initial_home))
+        self.data_folder.setReadOnly(True)
+        self.data_choose = QPushButton("Choose…")
+        self.data_choose.clicked.connect(self._choose_data_folder)
+        if self._home_fixed:
+            self.data_choose.setEnabled(False)
+            note = ("MEMO_HOME is set in the environment: it decides the data folder, so it "
+                    "cannot be changed here.")
+        else:
+            note = "Used from the next start; the data already kept stays in the old folder."
+        return _column(_row(self.data_folder, self.data_choose, indent=False), _hint(note))
+
+    # --- state ----------------------------------------------------------------------------
+
+    def _load_model(self, spec: str) -> None:
+        if not spec:
+            self.model_builtin.setChecked(True)
+        elif is_hub_id(spec) and not Path(spec).expanduser().exists():
+            self.model_hub.setChecked(True)
+            self.hub_id.setText(spec)
+        else:
+            self.model_file.setChecked(True)
+            self.model_path.setText(spec)
+
+    def _update_enabled(self) -> None:
+        local = self.model_file.isChecked()
+        for widget in (self.model_path, self.model_choose_file, self.model_choose_folder):
+            widget.setEnabled(local)
+        self.hub_id.setEnabled(self.model_hub.isChecked())
+        server = self.generator_server.isChecked()
+        self.generator_url.setEnabled(server)
+        self.generator_model.setEnabled(server)
+
+    def _choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a Model File", self.model_path.text(), "GGUF models (*.gguf)")
+        if path:
+            self.model_path.setText(path)
+
+    def _choose_model_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose an MLX Model Folder", self.model_path.text())
+        if path:
+            self.model_path.setText(path)
+
+    def _choose_data_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose the Data Folder", self.data_folder.text())
+        if path:
+            self.data_folder.setText(path)
+
+    # --- saving ---------------------------------------------------------------------------
+
+    def _model_spec(self) -> str:
+        if self.model_builtin.isChecked():
+            return ""
+        if self.model_file.isChecked():
+            text = self.model_path.text().strip()
+            if not text:
+                raise SettingsInvalid("Base model", "choose a model file or folder")
+            path = Path(text).expanduser()
+            if not path.exists():
+                raise SettingsInvalid("Base model", f"{path} does not exist")
+            try:
+                resolve_source(str(path))
+            except ModelError as e:
+                raise SettingsInvalid("Base model", str(e)) from e
+            return str(path.absolute())
+        text = self.hub_id.text().strip()
+        if not is_hub_id(text) or Path(text).expanduser().exists():
+            raise SettingsInvalid("Hugging Face model id",
+                                  f"{text!r} is not of the form owner/name")
+        return text
+
+    def _generator(self) -> tuple[str, str]:
+        """The server's URL and model name; ("", the model name as it was) for this computer's
+        model, so that name is kept for the next time a server is chosen."""
+        if not self.generator_server.isChecked():
+            return "", self._initial_generator_model
+        url = self.generator_url.text().strip()
+        if not _URL.match(url):
+            raise SettingsInvalid("Server URL", "it must start with http:// or https://")
+        model = self.generator_model.text().strip()
+        if not model:
+            raise SettingsInvalid("Server model", "name the model the server should use")
+        return url, model
+
+    def _home(self) -> Path:
+        path = Path(self.data_folder.text().strip()).expanduser()
+        if self._home_fixed or path == self._initial_home:
+            return self._initial_home
+        if not path.is_absolute():
+            raise SettingsInvalid("Data folder", "choose a folder")
+        if path.exists() and not path.is_dir():
+            raise SettingsInvalid("Data folder", f"{path} is a file, not a folder")
+        return path
+
+    def accept(self) -> None:
+        try:
+            spec = self._model_spec()
+            url, generator_model = self._generator()
+            home = self._home()
+        except SettingsInvalid as e:
+            QMessageBox.warning(self, "Settings", f"{e.field}: {e.why}")
+            return
+        strength = str(self.strength.currentData())
+        changed: set[str] = set()
+        updates: dict[str, dict[str, Any]] = {}
+        if spec != self._initial_spec:
+            changed.add("model")
+            # Empty is the bundled default: remove the key rather than pin it.
+            updates["model"] = {"spec": spec or None}
+        if (url, generator_model) != (self._initial_url, self._initial_generator_model):
+            changed.add("generator")
+            updates["synthesis"] = (
+                {"generator_url": url, "generator_model": generator_model} if url
+                else {"generator_url": None})
+        if strength != self._initial_strength and strength in TRAINING_STRENGTHS:
+            changed.add("strength")
+            updates["teaching"] = {"exposures": TRAINING_STRENGTHS[strength]}
+        try:
+            if updates:
+                save_user_settings(updates)
+            if home != self._initial_home:
+                changed.add("data")
+                set_data_folder(None if home == default_memo_home() else home)
+        except (MemoError, OSError) as e:
+            QMessageBox.warning(self, "Settings", f"The settings could not be saved: {e}")
+            return
+        self.changed.emit(changed)
+        super().accept()
