@@ -158,6 +158,8 @@ class ChatPane(QWidget):
         self.transcript.ensureCursorVisible()
 
     def _answered(self, answer: Answer) -> None:
+        if self.engine.closed:
+            return
         stopped = answer.finish_reason == "cancelled"
         text = answer.answer or "".join(self._answer)
         data = answer.to_json()

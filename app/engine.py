@@ -41,6 +41,7 @@ class EngineBridge(QObject):
         self.teacher: Teacher | None = None
         self.live: dict[int, TeachState] = {}  # the latest teaching state of each memory
         self._cancel: threading.Event | None = None  # set while an answer is under way
+        self.closed = False  # views check it: signals queued before close still arrive
         # Queued to the GUI thread, and connected first: busy ends there, before any view
         # sees the answer finish.
         self.answered.connect(self._idle)
@@ -129,6 +130,8 @@ class EngineBridge(QObject):
 
     def close(self) -> None:
         """Stop answering and teaching; a teach under way leaves a checkpoint to resume."""
+        self.closed = True
+        self.blockSignals(True)
         self.stop()
         if self.teacher is not None:
             self.teacher.close()

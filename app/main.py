@@ -130,6 +130,8 @@ class MainWindow(QMainWindow):
 
     def refresh(self) -> None:
         """Redraw the memories (cards and switches) from the catalog and the live states."""
+        if self.engine.closed:
+            return
         memories = self.engine.memories()
         statuses = [(m, memory_status(self.engine.catalog, m)) for m in memories]
         self.sidebar.show_memories(statuses, self.engine.live)
@@ -294,6 +296,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.statusBar().showMessage("Saving where teaching got to…")
         QApplication.processEvents()
+        self._refresh_timer.stop()
         self.engine.close()
         super().closeEvent(event)
 

@@ -236,3 +236,29 @@ def test_a_reply_opens_to_its_trace_and_sources(qtbot, home, tmp_path, monkeypat
     pane.transcript.anchorClicked.emit(QUrl("trace:1"))  # and closes again
     assert "80% sure" not in pane.transcript.toPlainText()
     win.close()
+
+
+def test_quitting_while_training_resumes_at_the_next_start(qtbot, home, tmp_path):
+    (home / "settings.toml").write_text(FAST.replace("epochs = 2", "epochs = 40"))
+    folder = tmp_path / "bridges"
+    folder.mkdir()
+    (folder / "bridge.md").write_text(NOTES["bridge.md"])
+    win = open_window(qtbot)
+    states: list = []
+    win.engine.teach_state.connect(states.append)
+    drop(win.sidebar.cards_box.parentWidget(), [folder])
+    qtbot.waitUntil(lambda: any(s.phase == "training" and s.done >= 3 for s in states),
+                    timeout=60_000)
+    win.close()  # Quit: training stops at its next step and leaves a checkpoint
+    with Catalog() as catalog:
+        memory = catalog.memory("bridges")
+        assert memory is not None and catalog.runs(memory.id)[-1]["status"] == "cancelled"
+
+    again = open_window(qtbot)
+    resumed: list = []
+    again.engine.teach_state.connect(resumed.append)
+    qtbot.waitUntil(lambda: any(s.phase == "done" for s in resumed), timeout=120_000)
+    report = next(s.report for s in resumed if s.phase == "done")
+    trained = report.training
+    assert trained.resumed_from >= 3 and trained.steps > trained.resumed_from
+    again.close()
