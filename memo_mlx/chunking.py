@@ -16,7 +16,6 @@ it is cached in MEMO_HOME so a scan does not parse a 100 MB GGUF file for its me
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from tokenizers import Tokenizer
 from .catalog import NewChunk
 from .extract import Extracted
 from .models import ModelError, ModelSource, load_tokenizer, resolve_source
-from .settings import from_section, memo_home
+from .settings import from_section, memo_home, write_atomically
 
 CHUNKER_VERSION = 1  # bump when the cutting changes: documents are then cut again
 HEADING_JOINER = " > "
@@ -82,9 +81,7 @@ def load_token_counter(source: ModelSource | None = None) -> TokenCounter:
     if backend is None:
         raise ModelError(f"{source.location}: its tokenizer has no fast form to count tokens with")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(backend.to_str())
-    partial.replace(cache)  # atomic: a concurrent reader sees the old file or the whole new one
+    write_atomically(cache, backend.to_str())  # a concurrent reader sees old or whole new
     return TokenCounter(backend)
 
 

@@ -92,10 +92,10 @@ def set_data_folder(path: Path | None) -> None:
         return
     pointer.parent.mkdir(parents=True, exist_ok=True)
     # Absolute: the CLI and the app start in different working folders.
-    _write_atomically(pointer, f"{path.expanduser().absolute()}\n")
+    write_atomically(pointer, f"{path.expanduser().absolute()}\n")
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` so that a crash leaves the old file or the new one, never half."""
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -182,7 +182,7 @@ def save_user_settings(updates: dict[str, dict[str, Any]]) -> None:
                 table.pop(key, None)
             else:
                 table[key] = value
-    _write_atomically(path, tomlkit.dumps(doc))
+    write_atomically(path, tomlkit.dumps(doc))
 
 
 def load_defaults() -> dict[str, Any]:
@@ -247,6 +247,4 @@ def keep_verdict(check: str, subject: str, verdict: tuple[bool, str]) -> None:
         known = {}
     known[subject] = list(verdict)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(".tmp")
-    partial.write_text(json.dumps(known, indent=1))
-    partial.replace(cache)
+    write_atomically(cache, json.dumps(known, indent=1))
