@@ -9,7 +9,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QEvent, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPalette, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -228,6 +228,13 @@ class ChatPane(QWidget):
             for p in e.get("sources") or [])
         return (head + (f"<ol>{''.join(rows)}</ol>" if rows else "")
                 + (f"<p>Sources:</p><ul>{sources}</ul>" if sources else ""))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        # The transcript's HTML carries the palette's colours: redrawn when the system's
+        # appearance switches between light and dark.
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and not self.engine.busy:
+            self._render()
 
     def _link(self, url: QUrl) -> None:
         if url.scheme() == "trace":

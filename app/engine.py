@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 
 from memo_mlx.catalog import Catalog, Memory
 from memo_mlx.ingest import add_paths
-from memo_mlx.recall import Answer, Recall
+from memo_mlx.recall import Answer, Recall, usable_adapter
 from memo_mlx.runtime import ModelRuntime
 from memo_mlx.teacher import Teacher, TeachState
 
@@ -125,8 +125,11 @@ class EngineBridge(QObject):
         return self.catalog.memories()
 
     def taught(self, memory: Memory) -> bool:
-        current = self.catalog.adapter(memory.id)
-        return current is not None and Path(current["path"]).exists()
+        """Whether the memory can be consulted: taught, on the loaded base model."""
+        if self.runtime is None or not self.ready:
+            return False
+        base = str(self.runtime.loaded.result().source.location)
+        return usable_adapter(self.catalog, memory, base)[0] is not None
 
     def close(self) -> None:
         """Stop answering and teaching; a teach under way leaves a checkpoint to resume."""

@@ -214,7 +214,8 @@ class MainWindow(QMainWindow):
         errors = self.engine.catalog.errors(memory.id)
         box = QMessageBox(self)
         box.setWindowTitle("MeMo")
-        box.setText(f"{len(errors)} files of '{memory.name}' could not be read"
+        files = "1 file" if len(errors) == 1 else f"{len(errors)} files"
+        box.setText(f"{files} of '{memory.name}' could not be read"
                     if errors else f"Every file of '{memory.name}' could be read.")
         box.setDetailedText("\n".join(f"{path}: {why}" for path, why in errors))
         box.setInformativeText("They are tried again when they change.")

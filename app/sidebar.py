@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QMimeData, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -77,6 +77,7 @@ class MemoryCard(QFrame):
     def __init__(self, memory: Memory, parent: QWidget | None = None):
         super().__init__(parent)
         self.memory = memory
+        self._shown: tuple[dict[str, Any], TeachState | None] | None = None
         self.setAcceptDrops(True)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("memoryCard")
@@ -91,6 +92,7 @@ class MemoryCard(QFrame):
             lambda: self.menu_requested.emit(self.memory, self.more.mapToGlobal(
                 self.more.rect().bottomLeft())))
         self.counts = QLabel()
+        self.counts.setWordWrap(True)
         self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.counts.linkActivated.connect(lambda _l: self.errors_requested.emit(self.memory))
         self.state = QLabel()
@@ -114,6 +116,7 @@ class MemoryCard(QFrame):
             layout.addWidget(w)
 
     def show_status(self, status: dict[str, Any], live: TeachState | None) -> None:
+        self._shown = (status, live)
         self.title.setText(status["name"])
         self.state.setText(state_line(status, live))
         working = live is not None and live.phase in PHASE_WORDS and not status["paused"]
@@ -142,6 +145,15 @@ class MemoryCard(QFrame):
 
     def _open(self, link: str) -> None:
         QDesktopServices.openUrl(QUrl(link))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        # A label fixes its links' colour when its text is set: light or dark appearance
+        # switched while running needs the texts set anew.
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._shown is not None:
+            for label in (self.counts, self.folders):
+                label.clear()
+            self.show_status(*self._shown)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
         if dropped_paths(event.mimeData()):
@@ -202,6 +214,7 @@ class Sidebar(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(holder)
 
         chats_heading = QLabel("Chats")

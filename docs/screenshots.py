@@ -123,11 +123,12 @@ class Shots:
         sys.path.insert(0, str(REPO))
         from PySide6.QtCore import Qt, QUrl
         from PySide6.QtTest import QTest
-        from PySide6.QtWidgets import QApplication, QMessageBox
+        from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
         from app.engine import EngineBridge
         from app.main import MainWindow, single_instance
         from app.settings_dialog import SettingsDialog
+        from memo_mlx.settings import memo_home
 
         app = QApplication.instance() or QApplication(["memo-screenshots"])
         app.setApplicationName("MeMo")
@@ -145,7 +146,7 @@ class Shots:
         try:
             states: list = []  # every TeachState, as it comes
             answers: list = []
-            engine = EngineBridge(self.model, watch=False)
+            engine = EngineBridge(self.model)  # watching its folders, as the app does
             engine.teach_state.connect(states.append)
             engine.answered.connect(answers.append)
             window = MainWindow(engine)
@@ -194,7 +195,9 @@ class Shots:
             pause(400)
             self.grab(window, "04-chat.png")
 
-            # 5. Settings.
+            # 5. Settings, as a user who never changed them sees them: the short-teaching
+            # overrides would show as a "Custom (0 examples)" training strength.
+            (memo_home() / "settings.toml").unlink()
             window.open_settings()
             dialog = wait_for_child(window, SettingsDialog, "the Settings dialog")
             pause(400)
@@ -212,6 +215,9 @@ class Shots:
             # 7. The files that could not be read.
             window.show_errors(memory)
             box = wait_for_child(window, QMessageBox, "the unreadable-files dialog")
+            for button in box.findChildren(QPushButton):  # which file, and why
+                if button.text().startswith("Show Details"):
+                    button.click()
             pause(400)
             self.grab(box, "07-errors.png")
             box.close()
@@ -310,7 +316,7 @@ def drop(widget, paths: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     where = QPointF(widget.rect().center())
-    enter = QDragEnterEvent(where.toPoint(), Qt.DropAction.CopyAction, mime,
+    enter = QDragEnterEvent(where, Qt.DropAction.CopyAction, mime,
                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
     event = QDropEvent(where, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,

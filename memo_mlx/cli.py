@@ -143,7 +143,7 @@ def _progress(message: str, end: str = "\n") -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .recall import Recall
+    from .recall import Recall, usable_adapter
     from .runtime import ModelRuntime
 
     if args.memory and args.no_memory:
@@ -162,11 +162,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
         elif args.memory:
             memories = [m for name in dict.fromkeys(args.memory)
                         for m in _selected(catalog, name)]
-        else:  # every memory switched on that has learned something yet
-            memories = [m for m in catalog.memories()
-                        if m.enabled and catalog.adapter(m.id) is not None]
+        else:  # every memory switched on, once the model says which it can consult
+            memories = []
         _progress("Loading the model...")
         with ModelRuntime() as runtime:
+            if not args.memory and not args.no_memory:
+                base = str(runtime.loaded.result().source.location)
+                memories = [m for m in catalog.memories()
+                            if m.enabled and usable_adapter(catalog, m, base)[0] is not None]
             recall = Recall(catalog, runtime)
             if args.max_tokens is not None:
                 from dataclasses import replace

@@ -215,13 +215,13 @@ class Recall:
         return answers
 
     def _consulted(self, memories: Sequence[Memory]) -> list[_Consulted]:
+        base = str(self.runtime.loaded.result().source.location)
         out = []
         for m in memories:
-            current = self.catalog.adapter(m.id)
-            if current is None or not Path(current["path"]).exists():
-                raise RecallError(f"memory '{m.name}' has not been taught yet: "
-                                  f"run `memo teach --memory {m.name}` first")
-            out.append(_Consulted(m.name, m.id, Path(current["path"])))
+            adapter, why = usable_adapter(self.catalog, m, base)
+            if adapter is None:
+                raise RecallError(why)
+            out.append(_Consulted(m.name, m.id, adapter))
         return out
 
     def _direct(self, answers: list[Answer], consulted: list[_Consulted],
@@ -441,6 +441,19 @@ class Recall:
 
 
 _NUMBERED = re.compile(r"^\s*(?:[-*•]|\d+[.)]|Q\d*:|Sub-question\s*\d*:)\s*", re.IGNORECASE)
+
+
+def usable_adapter(catalog: Catalog, memory: Memory, base: str) -> tuple[Path | None, str]:
+    """The memory's adapter if it can be consulted on the base model `base` (its location),
+    else None and why not: an adapter only means something on the base it was trained on."""
+    current = catalog.adapter(memory.id)
+    if current is None or not Path(current["path"]).exists():
+        return None, (f"memory '{memory.name}' has not been taught yet: "
+                      f"run `memo teach --memory {memory.name}` first")
+    if current["base_model"] and current["base_model"] != base:
+        return None, (f"memory '{memory.name}' was taught on another base model "
+                      f"({current['base_model']}); teach it again on this one")
+    return Path(current["path"]), ""
 
 
 def parse_questions(text: str) -> list[str]:

@@ -161,7 +161,8 @@ def teach_memory(
             report.cancelled = True
             return report
         health.hold_out(catalog, memory, checkup)
-        plan = _plan(catalog, memory, settings, training)
+        base_name = str(runtime.loaded.result().source.location)
+        plan = _plan(catalog, memory, settings, training, base_name)
         report.reflections_total = len(catalog.reflections(memory.id))
         report.probes = len(catalog.probes(memory.id))
         current = catalog.adapter(memory.id)
@@ -182,7 +183,7 @@ def teach_memory(
 
 
 def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
-          training: TrainSettings) -> _Plan | None:
+          training: TrainSettings, base_name: str) -> _Plan | None:
     active = [r for r in catalog.reflections(memory.id) if not r.probe]  # probes: never taught
     orphaned = catalog.reflections(memory.id, "orphaned")
     current = catalog.adapter(memory.id)
@@ -192,7 +193,9 @@ def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
         if orphaned or current:  # everything it knew is gone: nothing left to train on
             catalog.forget_all(memory.id)
         return None
-    if path is None or not path.exists() or orphaned:
+    # An adapter of another base model (the user chose a new one) is no start for this one.
+    other_base = current is not None and current["base_model"] not in (None, base_name)
+    if path is None or not path.exists() or orphaned or other_base:
         return _Plan("full", active, new, None)
     if not new:
         return None

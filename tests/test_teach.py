@@ -167,3 +167,28 @@ def test_bad_strategy(folder, runtime):
     with Catalog() as catalog, pytest.raises(Exception, match="strategy must be one of"):
         add_paths(catalog, [folder], None)
         teach(catalog, runtime, strategy="psychic")
+
+
+def test_a_new_base_model_retrains_and_is_not_consulted_before(folder, runtime, tiny_dir,
+                                                              monkeypatch):
+    from gguf import GGMLQuantizationType as QT
+
+    from memo_mlx.recall import Recall, RecallError, usable_adapter
+    from tiny import write_tiny_gguf
+
+    with Catalog() as catalog:
+        add_paths(catalog, [folder], None)
+        assert teach(catalog, runtime).strategy == "full"
+        memory = catalog.memories()[0]
+        other = write_tiny_gguf(tiny_dir / "tiny-other-f16.gguf", QT.F16)
+        monkeypatch.setenv("MEMO_MODEL", str(other.path))
+        with ModelRuntime() as new_base:
+            base = str(new_base.loaded.result().source.location)
+            adapter, why = usable_adapter(catalog, memory, base)
+            assert adapter is None and "taught on another base model" in why
+            with pytest.raises(RecallError, match="taught on another base model"):
+                Recall(catalog, new_base).ask("Who designed the Hollow Bridge?", [memory],
+                                              mode="direct")
+            again = teach(catalog, new_base)  # nothing new in the folder, but a new base
+            assert again.strategy == "full" and again.training is not None
+            assert usable_adapter(catalog, memory, base)[0] is not None
