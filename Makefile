@@ -65,6 +65,7 @@ bench-scan: setup
 
 # The window's screenshots in docs/screenshots/, taken under Xvfb (apt-get install xvfb).
 screenshots: setup
+	@command -v xvfb-run >/dev/null || { echo "make screenshots needs Xvfb: apt-get install xvfb"; exit 1; }
 	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python -m memo_mlx.blas $(BIN)/python docs/screenshots.py
 
 clean:

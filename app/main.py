@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("MeMo")
     app.setApplicationVersion(__version__)
     app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, sys.platform == "darwin")
+    logs = memo_home() / "logs"
+    logs.mkdir(exist_ok=True)
+    # What the engine logs (a teach that failed on a bug) goes to a file a user can send.
+    logging.basicConfig(filename=logs / "memo-app.log", level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lock = single_instance()
     if lock is None:
         QMessageBox.information(None, "MeMo", "MeMo is already running (its window may be on "

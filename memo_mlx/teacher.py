@@ -231,10 +231,10 @@ class Teacher:
                     self._current = _Current(job.memory_id, threading.Event())
                 try:
                     self._run(catalog, job)
-                except Exception:  # a bug, not a user's error: logged, and the queue goes on
+                except Exception as e:  # a bug, not a user's error: logged; the queue goes on
                     log.exception("teacher: %s of memory %d failed", job.kind, job.memory_id)
-                    self._emit(TeachState(job.memory_id, "failed", error="an internal error; "
-                                          "see the log"))
+                    self._emit(TeachState(job.memory_id, "failed",
+                                          error=f"{type(e).__name__}: {e}"))
                 finally:
                     with self._cond:
                         current, self._current = self._current, None
