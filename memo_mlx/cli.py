@@ -20,7 +20,6 @@ from .chunking import Chunker
 from .errors import MemoError
 from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
 from .recall import MODES
-from .settings import load_defaults
 from .status import memory_status
 from .synthesis import SynthesisProgress
 from .teach import STRATEGIES, TeachProgress, TeachReport, TeachSettings, teach_memory
@@ -96,9 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "local-model)")
     teach.set_defaults(handler=cmd_teach)
 
-    watch = sub.add_parser("watch", help="watch the folders and take in changes until ^C")
+    watch = sub.add_parser("watch", help="watch the folders and re-teach after changes until ^C")
     watch.add_argument("--memory", metavar="NAME", help="default: every memory")
-    watch.add_argument("--json", action="store_true", help="a JSON line per scan")
+    watch.add_argument("--json", action="store_true", help="a JSON line per teach (as teach)")
     watch.set_defaults(handler=cmd_watch)
 
     bench = sub.add_parser("bench", help="the knowledge benchmark: teach a fictional corpus, "
@@ -363,53 +362,42 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from .ingest import ignored_path
-    from .watch import FolderWatcher, WatchEvent
+    from .runtime import ModelRuntime
+    from .teacher import Teacher, TeachState
 
     with _catalog() as catalog:
-        memories = {m.id: m for m in _selected(catalog, args.memory)}
-        roots = {f"{f.memory_id}:{f.path}": Path(f.path)
-                 for f in catalog.folders() if f.memory_id in memories}
-    if not roots:
-        raise MemoError("no folders to watch: add one with `memo add PATH`")
-    chunker = Chunker()
-    # The watcher calls back on its own thread, one event at a time: a catalog of its own.
-    worker_catalog: list[Catalog] = []
+        memories = {m.id: m.name for m in _selected(catalog, args.memory)}
+        if not any(catalog.folders(memory_id) for memory_id in memories):
+            raise MemoError("no folders to watch: add one with `memo add PATH`")
 
-    def on_event(event: WatchEvent) -> None:
-        if not worker_catalog:
-            worker_catalog.append(_catalog())
-        catalog = worker_catalog[0]
-        memory = memories[int(event.key.split(":", 1)[0])]
-        if event.kind == "missing":
-            _note(args.json, {"memory": memory.name, "event": "missing", "path": str(event.root)})
-        elif event.kind == "returned":
-            _note(args.json, {"memory": memory.name, "event": "returned", "path": str(event.root)})
-        else:
-            try:
-                _scan(catalog, catalog.memory_by_id(memory.id), chunker, args.json)
-            except MemoError as e:  # said, and the watch goes on: the next change may mend it
-                print(f"memo: {e}", file=sys.stderr, flush=True)
+    def on_state(state: TeachState) -> None:  # on the teacher's thread, one at a time
+        if state.phase == "done" and state.report is not None:
+            _progress("\r\x1b[K", end="")
+            if args.json:
+                print(json.dumps(state.report.to_json(), ensure_ascii=False), flush=True)
+            else:
+                _print_teach(state.report)
+                sys.stdout.flush()
+        elif state.phase == "failed":  # said, and the watch goes on: the next change may mend it
+            print(f"memo: {memories.get(state.memory_id)}: {state.error}", file=sys.stderr,
+                  flush=True)
+        elif state.phase in ("reading", "writing", "training"):
+            _progress(f"\r\x1b[K{memories.get(state.memory_id)}: {state.phase} "
+                      f"{state.done}/{state.total}", end="")
 
-    def ignore(path: Path) -> bool:
-        return all(ignored_path(path, root) for root in roots.values())
-
-    watch = load_defaults().get("watch", {})
-    watcher = FolderWatcher(roots, on_event, ignore=ignore,
-                            debounce=float(watch.get("debounce_seconds", 1.0)),
-                            poll=float(watch.get("poll_seconds", 2.0)))
-    try:
-        with watcher:  # watching first: nothing changed during the first scan is missed
-            with _catalog() as catalog:  # take in what changed while nobody watched
-                for memory in memories.values():
-                    _scan(catalog, memory, chunker, args.json)
+    _progress("Loading the model...")
+    with ModelRuntime() as runtime:
+        # Watching starts before the first teach: nothing changed meanwhile is missed.
+        teacher = Teacher(runtime, on_state, only=set(memories))
+        try:
+            teacher.watch_folders()
+            teacher.request_all()  # take in what changed while nobody watched
             _progress("Watching; ^C to stop.")
             threading.Event().wait()
-    except KeyboardInterrupt:
-        return 0  # the way to stop watching, not a failure
-    finally:
-        for c in worker_catalog:
-            c.close()
+        except KeyboardInterrupt:
+            return 0  # the way to stop watching, not a failure
+        finally:
+            teacher.close()
     return 0
 
 
@@ -478,15 +466,6 @@ def _print_teach(r: TeachReport) -> None:
         print(f"  recall: {r.recall.right}/{r.recall.asked} held-out questions answered"
               + (f"; not learned yet: {', '.join(Path(w).name for w in weak[:5])}"
                  + (" ..." if len(weak) > 5 else "") if weak else ""))
-
-
-def _note(as_json: bool, event: dict[str, str]) -> None:
-    if as_json:
-        print(json.dumps(event, ensure_ascii=False), flush=True)
-    elif event["event"] == "missing":
-        print(f"{event['memory']}: {event['path']} is missing (unplugged?); waiting for it")
-    else:
-        print(f"{event['memory']}: {event['path']} is back")
 
 
 if __name__ == "__main__":

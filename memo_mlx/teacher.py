@@ -84,8 +84,10 @@ class Teacher:
     catalog to work on (default: the one in MEMO_HOME)."""
 
     def __init__(self, runtime: Any, on_state: Callable[[TeachState], None], *,
-                 catalog_path: Path | None = None, watch: bool = True):
+                 catalog_path: Path | None = None, watch: bool = True,
+                 only: set[int] | None = None):
         self.runtime = runtime
+        self._only = only  # the memories this teacher looks after (None: all)
         self._on_state = on_state
         self._catalog_path = catalog_path
         self._cond = threading.Condition()
@@ -114,7 +116,7 @@ class Teacher:
 
     def request_all(self) -> None:
         with self._catalog() as catalog:
-            ids = [m.id for m in catalog.memories()]
+            ids = [m.id for m in catalog.memories() if self._mine(m.id)]
         for memory_id in ids:
             self.request(memory_id)
 
@@ -164,7 +166,8 @@ class Teacher:
         if self._watcher is None or self._closing:
             return
         with self._catalog() as catalog:
-            roots = {f"{f.memory_id}:{f.path}": Path(f.path) for f in catalog.folders()}
+            roots = {f"{f.memory_id}:{f.path}": Path(f.path) for f in catalog.folders()
+                     if self._mine(f.memory_id)}
         self._roots = roots
         self._watcher.set_roots(roots)
         self._watcher.start()
@@ -317,6 +320,9 @@ class Teacher:
     def _on_watch(self, event: WatchEvent) -> None:
         # Changed, missing or back: a scan says which, and marks a missing folder as such.
         self.request(int(event.key.split(":", 1)[0]))
+
+    def _mine(self, memory_id: int) -> bool:
+        return self._only is None or memory_id in self._only
 
     def _ignored(self, path: Path) -> bool:
         return all(ignored_path(path, root) for root in self._roots.values())

@@ -145,26 +145,28 @@ def test_scan_json_is_one_line_per_memory(capsys, tiny_model_env, tmp_path):
 
 
 def test_watch_takes_in_changes_until_interrupted(tiny_model_env, tmp_path):
-    """`memo watch` as a user runs it: a process that scans after each burst of changes."""
+    """`memo watch` as a user runs it: a process that re-teaches after each burst of changes."""
     import signal
     import time
 
     notes = tmp_path / "notes"
     notes.mkdir()
-    (notes / "a.txt").write_text("First note.")
+    (notes / "a.txt").write_text("The Hollow Bridge was designed by Mara Quill in 1987.")
     assert main(["add", str(notes), "--no-scan"]) == 0
     proc = subprocess.Popen(
         [sys.executable, "-m", "memo_mlx.cli", "watch", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        first = json.loads(proc.stdout.readline())  # the scan it starts with
-        assert first["documents"]["added"] == 1
+        first = json.loads(proc.stdout.readline())  # the teach it starts with
+        assert first["documents"]["added"] == 1 and first["training"]["steps"] > 0
         time.sleep(0.5)
         for i in range(5):  # a burst: one scan takes it all in
-            (notes / f"new-{i}.md").write_text(f"# New {i}\n\nNote number {i}.")
+            (notes / f"new-{i}.md").write_text(
+                f"# Town {i}\n\nThe mayor of Aldren {i} is Tobias Fenn. It has {i + 2} bridges.")
         second = json.loads(proc.stdout.readline())
         assert (second["documents"]["added"], second["documents"]["unchanged"]) == (5, 1)
+        assert second["strategy"] == "incremental" and second["reflections"]["new"] > 0
         (notes / "a.txt").unlink()
         third = json.loads(proc.stdout.readline())
         assert third["documents"]["removed"] == 1
