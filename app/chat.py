@@ -190,6 +190,13 @@ class ChatPane(QWidget):
         return f"<p><b>MeMo</b>{where}"
 
     def _render(self) -> None:
+        if not self.entries:
+            muted = self._muted()
+            self.transcript.setHtml(
+                f"<div style='color:{muted}; margin-top:40px' align='center'><p>Ask anything."
+                "</p><p>Switch a memory on below to answer from what your folders taught it;"
+                "<br>with every memory off, the base model answers alone.</p></div>")
+            return
         parts = []
         for index, e in enumerate(self.entries):
             text = html.escape(e["content"]).replace("\n", "<br>")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile, QPoint, Qt, QTimer
+from PySide6.QtCore import QLockFile, QPoint, QProcess, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.chat import ChatPane
 from app.engine import EngineBridge
+from app.resources import icon, stylesheet
 from app.settings_dialog import SettingsDialog
 from app.sidebar import Sidebar, dropped_paths, memory_menu
 from memo_mlx import __version__
@@ -51,6 +52,8 @@ class MainWindow(QMainWindow):
         splitter.setSizes([300, 680])
         splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
+        self.splitter = splitter
+        self.restart_wanted = False  # Settings asked for a restart: main() starts MeMo again
         self.model_label = QLabel("Loading the model…")
         self.statusBar().addWidget(self.model_label, 1)
         self.teach_label = QLabel()
@@ -76,7 +79,22 @@ class MainWindow(QMainWindow):
         self.chat.open_chat(chats[0].id if chats else None)
         self.refresh()
         self._chats_changed()
+        self._restore_layout()
         engine.start()
+
+    def _restore_layout(self) -> None:
+        """The window where it was left, as a Mac user expects."""
+        saved = QSettings()
+        geometry, split = saved.value("window/geometry"), saved.value("window/splitter")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if split is not None:
+            self.splitter.restoreState(split)
+
+    def _save_layout(self) -> None:
+        saved = QSettings()
+        saved.setValue("window/geometry", self.saveGeometry())
+        saved.setValue("window/splitter", self.splitter.saveState())
 
     def _menus(self) -> None:
         bar = self.menuBar()
@@ -274,13 +292,23 @@ class MainWindow(QMainWindow):
     def _settings_changed(self, changed: set[str]) -> None:
         later = [w for key, w in (("model", "the base model"), ("data", "the data folder"))
                  if key in changed]
-        if later:
-            QMessageBox.information(self, "MeMo", f"MeMo uses {' and '.join(later)} from its "
-                                                  "next start.")
+        if not later:
+            return
+        box = QMessageBox(QMessageBox.Icon.Information, "MeMo",
+                          f"MeMo uses {' and '.join(later)} from its next start.", parent=self)
+        box.setInformativeText("Teaching under way goes on from where it stops.")
+        now = box.addButton("Restart Now", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        if box.clickedButton() is now:
+            self.restart_wanted = True
+            self.close()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
         if dropped_paths(event.mimeData()):
             event.acceptProposedAction()
+            self.statusBar().showMessage("Drop to teach a new memory (or drop on a memory to "
+                                         "teach it more)", 3_000)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         paths = dropped_paths(event.mimeData())
@@ -299,6 +327,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Saving where teaching got to…")
         QApplication.processEvents()
         self._refresh_timer.stop()
+        self._save_layout()
         self.engine.close()
         super().closeEvent(event)
 
@@ -311,16 +340,23 @@ def single_instance() -> QLockFile | None:
     return lock if lock.tryLock(100) else None
 
 
+def dress(app: QApplication) -> None:
+    """Names (where QSettings keeps the window's place), icon, theme, platform habits."""
+    app.setApplicationName("MeMo")
+    app.setOrganizationName("MeMo")
+    app.setApplicationVersion(__version__)
+    app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, sys.platform == "darwin")
+    app.setWindowIcon(icon())
+    app.setStyleSheet(stylesheet())
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         from memo_mlx.blas import reexec_with_fast_blas
 
         reexec_with_fast_blas()
     app = QApplication(sys.argv if argv is None else ["memo-app", *argv])
-    app.setApplicationName("MeMo")
-    app.setOrganizationName("MeMo")
-    app.setApplicationVersion(__version__)
-    app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, sys.platform == "darwin")
+    dress(app)
     logs = memo_home() / "logs"
     logs.mkdir(exist_ok=True)
     # What the engine logs (a teach that failed on a bug) goes to a file a user can send.
@@ -334,7 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(EngineBridge())
     window.show()
     try:
-        return app.exec()
+        status = app.exec()
     finally:
         lock.unlock()
+    if window.restart_wanted:  # after the lock is free, or the new MeMo would be refused
+        QProcess.startDetached(sys.executable, sys.argv[1:] if getattr(sys, "frozen", False)
+                               else ["-m", "app", *sys.argv[1:]])
+    return status
 

@@ -126,13 +126,12 @@ class Shots:
         from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
         from app.engine import EngineBridge
-        from app.main import MainWindow, single_instance
+        from app.main import MainWindow, dress, single_instance
         from app.settings_dialog import SettingsDialog
         from memo_mlx.settings import memo_home
 
         app = QApplication.instance() or QApplication(["memo-screenshots"])
-        app.setApplicationName("MeMo")
-        app.setOrganizationName("MeMo")
+        dress(app)  # the icon and theme the app has
         if app.platformName() != "xcb":
             print(f"screenshots: Qt runs on {app.platformName()!r}, not on X", file=sys.stderr)
             return 2

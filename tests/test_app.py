@@ -15,7 +15,8 @@ from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from app.engine import EngineBridge
-from app.main import MainWindow, single_instance
+from app.main import MainWindow, dress, single_instance
+from app.resources import icon, stylesheet
 from memo_mlx.catalog import Catalog
 from memo_mlx.settings import memo_home
 
@@ -55,6 +56,7 @@ def home(tiny_model_env) -> Path:
 
 
 def open_window(qtbot) -> MainWindow:
+    dress(QApplication.instance())  # names (the window's place is kept under them), theme
     engine = EngineBridge(watch=False)
     with qtbot.waitSignal(engine.loaded, timeout=60_000):
         win = MainWindow(engine)
@@ -155,9 +157,11 @@ def test_drop_teach_switch_ask_and_restart(qtbot, home, tmp_path):
     switch.setChecked(False)
     off, _ = ask(qtbot, win, QUESTION)
     assert off.mode == "none" and off.trace == [] and off.answer == base_answer.answer
+    win.resize(720, 530)  # within the offscreen screen (800 x 600)
     win.close()
 
-    again = open_window(qtbot)  # the restart: memories, switches and the chat are back
+    again = open_window(qtbot)  # the restart: memories, switches, the chat, the window's size
+    assert (again.width(), again.height()) == (720, 530)
     assert memory.id in again.sidebar.cards
     assert not again.chat.switches[memory.id].isChecked()
     transcript = again.chat.transcript.toPlainText()
@@ -262,3 +266,8 @@ def test_quitting_while_training_resumes_at_the_next_start(qtbot, home, tmp_path
     trained = report.training
     assert trained.resumed_from >= 3 and trained.steps > trained.resumed_from
     again.close()
+
+
+def test_the_icon_and_theme_load(qapp):
+    assert icon().pixmap(64, 64).width() == 64  # the SVG was found and drawn
+    assert "#memoryCard" in stylesheet()
