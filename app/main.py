@@ -7,8 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile, QPoint, QProcess, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QEvent, QLockFile, QPoint, QProcess, QSettings, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QPalette,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -54,6 +61,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.splitter = splitter
         self.restart_wanted = False  # Settings asked for a restart: main() starts MeMo again
+        self._theme_base = self.palette().color(QPalette.ColorRole.Base).name()
         self.model_label = QLabel("Loading the model…")
         self.statusBar().addWidget(self.model_label, 1)
         self.teach_label = QLabel()
@@ -322,6 +330,18 @@ class MainWindow(QMainWindow):
             f"MeMo {__version__}\nA private memory model of your folders. "
             f"Everything runs on this computer; nothing is sent anywhere.\n\nData: {memo_home()}",
         )
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        # The theme's palette(...) colours are fixed when it is applied: the system switching
+        # between light and dark needs it applied again (once per new palette, not per event).
+        super().changeEvent(event)
+        app = QApplication.instance()
+        if event.type() != QEvent.Type.PaletteChange or not isinstance(app, QApplication):
+            return
+        base = app.palette().color(QPalette.ColorRole.Base).name()
+        if app.styleSheet() and base != self._theme_base:
+            self._theme_base = base
+            app.setStyleSheet(app.styleSheet())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.statusBar().showMessage("Saving where teaching got to…")

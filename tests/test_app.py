@@ -271,3 +271,22 @@ def test_quitting_while_training_resumes_at_the_next_start(qtbot, home, tmp_path
 def test_the_icon_and_theme_load(qapp):
     assert icon().pixmap(64, 64).width() == 64  # the SVG was found and drawn
     assert "#memoryCard" in stylesheet()
+
+
+def test_light_and_dark_switch_while_running(qtbot, home):
+    from PySide6.QtGui import QColor, QPalette
+
+    win = open_window(qtbot)
+    app = QApplication.instance()
+    light = app.palette()
+    dark = QPalette(light)
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    dark.setColor(QPalette.ColorRole.PlaceholderText, QColor("#8c8c8d"))
+    try:
+        app.setPalette(dark)
+        # The chat's hint is drawn anew in the new muted colour; the theme is applied anew.
+        qtbot.waitUntil(lambda: "#8c8c8d" in win.chat.transcript.toHtml(), timeout=5_000)
+        assert win._theme_base == "#1e1e1e"
+    finally:
+        app.setPalette(light)
+    win.close()
