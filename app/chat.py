@@ -26,6 +26,9 @@ from app.engine import EngineBridge
 from memo_mlx.catalog import Memory
 from memo_mlx.recall import Answer
 
+# The turns of the chat the base model sees when it answers itself: a small model's context
+# (SmolLM2: 8k tokens) holds a few exchanges with room for the answer.
+HISTORY_MESSAGES = 8
 STAGE_WORDS = {"direct": "asked", "grounding": "split", "entity": "who/what", "seek": "asked",
                "retrieval": "found", "synthesis": "answered"}
 
@@ -136,6 +139,8 @@ class ChatPane(QWidget):
         if not question or not self.engine.ready:
             return
         memories = self.chosen()
+        history = [{"role": e["role"], "content": e["content"]} for e in self.entries
+                   if e["role"] in ("user", "assistant") and not e.get("stopped")]
         self.input.clear()
         catalog = self.engine.catalog
         if self.chat_id is None:
@@ -148,7 +153,7 @@ class ChatPane(QWidget):
         self._answer = []
         self._question = question
         self.send.setText("Stop")
-        self.engine.ask(question, memories)
+        self.engine.ask(question, memories, history[-HISTORY_MESSAGES:])
 
     def _stream(self, piece: str) -> None:
         self._answer.append(piece)

@@ -79,15 +79,16 @@ class EngineBridge(QObject):
     def busy(self) -> bool:
         return self._cancel is not None
 
-    def ask(self, question: str, memories: list[Memory]) -> None:
+    def ask(self, question: str, memories: list[Memory],
+            history: list[dict[str, str]] | None = None) -> None:
         """Answer `question` with `memories` (none: the base model alone), streaming `text`,
-        then `answered` or `failed`."""
+        then `answered` or `failed`. `history`: the chat so far."""
         assert self.recall is not None and self.teacher is not None, "not loaded yet"
         self._cancel = threading.Event()
         teacher = self.teacher
         teacher.begin_question()
         future = self.recall.submit(question, memories, on_text=self.text.emit,
-                                    cancel=self._cancel)
+                                    cancel=self._cancel, history=history or [])
 
         def done(fut: Future[Answer]) -> None:
             teacher.end_question()

@@ -142,9 +142,12 @@ class Recall:
         mode: str | None = None,
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        history: Sequence[dict[str, str]] = (),
     ) -> Answer:
-        """Answer one question, streaming the final answer's text into `on_text`."""
-        return self._answer([question], memories, mode, on_text, cancel)[0]
+        """Answer one question, streaming the final answer's text into `on_text`. `history`:
+        the conversation so far, which the executive sees when it answers itself (no memory,
+        or RAG); memories are asked the question alone, as they were taught."""
+        return self._answer([question], memories, mode, on_text, cancel, history)[0]
 
     def submit(
         self,
@@ -154,6 +157,7 @@ class Recall:
         mode: str | None = None,
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        history: Sequence[dict[str, str]] = (),
     ) -> Future[Answer]:
         """`ask` without blocking the caller (a UI thread): the stages are led from one
         recall thread, the models run on the engine thread, `on_text` is called there."""
@@ -162,7 +166,7 @@ class Recall:
             if _leader is None:
                 _leader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memo-recall")
         return _leader.submit(self.ask, question, memories, mode=mode, on_text=on_text,
-                              cancel=cancel)
+                              cancel=cancel, history=list(history))
 
     def ask_many(
         self,
@@ -189,7 +193,8 @@ class Recall:
 
     def _answer(self, questions: list[str], memories: Sequence[Memory], mode: str | None,
                 on_text: Callable[[str], None] | None,
-                cancel: threading.Event | None) -> list[Answer]:
+                cancel: threading.Event | None,
+                history: Sequence[dict[str, str]] = ()) -> list[Answer]:
         began = time.perf_counter()
         mode = self.resolve_mode(memories, mode)
         answers = [Answer(q, mode=mode, memories=[m.name for m in memories]) for q in questions]
@@ -197,9 +202,9 @@ class Recall:
             return answers
         consulted = self._consulted(memories) if mode in ("direct", "protocol") else []
         if mode == "none":
-            finals = [user(q) for q in questions]
+            finals = [[*history, *user(q)] for q in questions]
         elif mode == "rag":
-            finals = [self._rag(a, memories) for a in answers]
+            finals = [[*history, *self._rag(a, memories)] for a in answers]
         elif mode == "direct":
             self._direct(answers, consulted, cancel)
             finals = []

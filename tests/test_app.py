@@ -155,6 +155,7 @@ def test_drop_teach_switch_ask_and_restart(qtbot, home, tmp_path):
     assert "bridges asked: " + QUESTION in win.chat.transcript.toPlainText()
 
     switch.setChecked(False)
+    win.new_chat()  # a fresh chat: the base model sees no earlier turns
     off, _ = ask(qtbot, win, QUESTION)
     assert off.mode == "none" and off.trace == [] and off.answer == base_answer.answer
     win.resize(720, 530)  # within the offscreen screen (800 x 600)
@@ -164,9 +165,12 @@ def test_drop_teach_switch_ask_and_restart(qtbot, home, tmp_path):
     assert (again.width(), again.height()) == (720, 530)
     assert memory.id in again.sidebar.cards
     assert not again.chat.switches[memory.id].isChecked()
+    assert again.chat.transcript.toPlainText().count(QUESTION) == 1  # the last chat
+    assert again.sidebar.chats.count() == 2
+    first = again.sidebar.chats.item(1)
+    again.sidebar.chats.itemClicked.emit(first)
     transcript = again.chat.transcript.toPlainText()
-    assert transcript.count(QUESTION) == 3 and on.answer in transcript
-    assert again.sidebar.chats.count() == 1
+    assert transcript.count(QUESTION) == 2 and on.answer in transcript
     again.close()
 
 

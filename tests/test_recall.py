@@ -96,6 +96,20 @@ def test_with_every_memory_off_the_answer_is_the_base_models(recall):
     assert (answer.answer, answer.mode, answer.trace, answer.sources) == (base, "none", [], [])
 
 
+def test_the_executive_sees_the_chat_so_far_but_memories_the_question_alone(recall):
+    history = [{"role": "user", "content": "My name is Ada."},
+               {"role": "assistant", "content": "Hello Ada."}]
+    follow_up = "What is my name?"
+    expected = recall.runtime.generate([*history, {"role": "user", "content": follow_up}],
+                                       max_tokens=12).result().text.strip()
+    alone = recall.runtime.generate([{"role": "user", "content": follow_up}],
+                                    max_tokens=12).result().text.strip()
+    assert recall.ask(follow_up, [], history=history).answer == expected
+    assert expected != alone  # the history made a difference the test can see
+    asked = recall.ask(follow_up, memories(recall, "facts"), mode="direct", history=history)
+    assert [s.question for s in asked.trace] == [follow_up]
+
+
 def test_direct_asks_each_memory_and_cites_its_documents(recall):
     both = memories(recall, "facts", "town")
     answer = recall.ask(QUESTION, both, mode="direct")
