@@ -1,0 +1,66 @@
+"""The app's promise on the real default model, through the real window: a folder dropped on
+it is taught, and with the memory switched on a question about it is answered from it; with
+the memory off, the base model does not know. Slow: a couple of minutes on a CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from memo_mlx.settings import memo_home
+from test_app import ask, drop
+from test_teach_real import DOCS
+
+# A short teach: six passes over the reflections (the default, for a folder this small, is 30).
+SETTINGS = """
+[teaching]
+exposures = 0
+
+[training]
+epochs = 6
+
+[recall]
+mode = "direct"
+"""
+QUESTION = "Who designed the Hollow Bridge?"
+
+
+@pytest.mark.slow
+def test_a_dropped_folder_answers_in_the_chat(qtbot, tmp_path: Path):
+    from app.engine import EngineBridge
+    from app.main import MainWindow, dress
+
+    (memo_home() / "settings.toml").write_text(SETTINGS)
+    folder = tmp_path / "aldren"
+    folder.mkdir()
+    for name, text in DOCS.items():
+        (folder / name).write_text(text)
+    dress(QApplication.instance())
+    engine = EngineBridge(watch=False)
+    with qtbot.waitSignal(engine.loaded, timeout=120_000):
+        win = MainWindow(engine)
+        qtbot.addWidget(win)
+        win.show()
+    states: list = []
+    engine.teach_state.connect(states.append)
+    drop(win, [folder])
+    qtbot.waitUntil(lambda: any(s.phase in ("done", "failed") for s in states), timeout=900_000)
+    done = next(s for s in states if s.phase in ("done", "failed"))
+    assert done.phase == "done", done.error
+    memory = engine.catalog.memory("aldren")
+    qtbot.waitUntil(lambda: win.chat.switches[memory.id].isEnabled(), timeout=5_000)
+
+    win.chat.switches[memory.id].setChecked(True)
+    on, streamed = ask(qtbot, win, QUESTION)
+    print(f"memory on: {on.answer!r} (sources {on.sources})")
+    assert "Mara Quill" in on.answer and streamed == on.answer
+    assert {Path(p).name for p in on.sources} & {"bridge.md", "quill.md"}
+
+    win.chat.switches[memory.id].setChecked(False)
+    win.new_chat()
+    off, _ = ask(qtbot, win, QUESTION)
+    print(f"memory off: {off.answer!r}")
+    assert off.mode == "none" and "Mara Quill" not in off.answer
+    win.close()
