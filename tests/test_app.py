@@ -294,3 +294,35 @@ def test_light_and_dark_switch_while_running(qtbot, home):
     finally:
         app.setPalette(light)
     win.close()
+
+
+def test_plus_drop_on_a_card_rename_and_remove(qtbot, home, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    first, second = tmp_path / "letters", tmp_path / "more-letters"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "note.md").write_text(NOTES["bridge.md"])
+    win = open_window(qtbot)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: str(first))
+    win.sidebar.add_button.click()  # "+": a folder dialog, then a new memory
+    memory = win.engine.catalog.memory("letters")
+    assert memory is not None and memory.id in win.sidebar.cards
+
+    drop(win.sidebar.cards[memory.id], [second])  # onto the card: that memory learns more
+    assert [m.name for m in win.engine.catalog.memories()] == ["letters"]
+    assert {f.path for f in win.engine.catalog.folders(memory.id)} == {str(first), str(second)}
+    assert "more-letters" in win.sidebar.cards[memory.id].folders.text()
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("Letters home", True))
+    win._rename(memory)
+    assert win.sidebar.cards[memory.id].title.text() == "Letters home"
+    assert win.chat.switches[memory.id].text() == "Letters home"
+
+    removed: list = []
+    win.engine.teach_state.connect(lambda s: s.phase == "removed" and removed.append(s))
+    win.engine.teacher.remove(memory.id)
+    qtbot.waitUntil(lambda: bool(removed) and memory.id not in win.sidebar.cards, timeout=60_000)
+    assert memory.id not in win.chat.switches and win.sidebar.empty.isVisible()
+    assert (first / "note.md").exists()
+    win.close()
