@@ -256,7 +256,7 @@ def main() -> None:
     args = parser.parse_args()
 
     base = load_base(args.model)
-    settings = replace(TrainSettings(), epochs=args.epochs)
+    settings = replace(TrainSettings(), epochs=args.epochs, compile=True)
     loops: list[tuple[str, Callable[[], dict]]] = [
         ("ours", lambda: run_ours(base, settings, "ours: compiled, bucketed, pad 8, "
                                   "answer-only head")),

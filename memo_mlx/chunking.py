@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from tokenizers import Tokenizer
 
@@ -56,6 +57,9 @@ class TokenCounter:
         encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
         return [len(e.ids) for e in encodings]
 
+    def to_str(self) -> str:
+        return str(self._tokenizer.to_str())
+
     def count(self, text: str) -> int:
         return self.counts([text])[0]
 
@@ -76,12 +80,18 @@ def load_token_counter(source: ModelSource | None = None) -> TokenCounter:
             return TokenCounter(Tokenizer.from_file(str(cache)))
         except Exception:  # a damaged cache file is rebuilt, never trusted
             cache.unlink(missing_ok=True)
-    wrapper = load_tokenizer(source)
-    backend = getattr(wrapper._tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        raise ModelError(f"{source.location}: its tokenizer has no fast form to count tokens with")
+    counter = counter_of(load_tokenizer(source), source.location)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(cache, backend.to_str())  # a concurrent reader sees old or whole new
+    write_atomically(cache, counter.to_str())  # a concurrent reader sees old or whole new
+    return counter
+
+
+def counter_of(tokenizer: Any, where: str) -> TokenCounter:
+    """The token counter of a loaded (mlx-lm) tokenizer: a process that has the model loaded
+    counts with it rather than building a second one (seconds, holding Python's lock)."""
+    backend = getattr(tokenizer._tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ModelError(f"{where}: its tokenizer has no fast form to count tokens with")
     return TokenCounter(backend)
 
 

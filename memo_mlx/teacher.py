@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import Catalog
-from .chunking import Chunker
+from .chunking import Chunker, counter_of
 from .errors import MemoError
 from .ingest import ScanProgress, ignored_path
 from .settings import load_defaults
@@ -80,8 +80,8 @@ class _Current:
 
 
 class Teacher:
-    """See the module docstring. `runtime` is the app's `ModelRuntime`; `catalog_path` the
-    catalog to work on (default: the one in MEMO_HOME)."""
+    """See the module docstring. `runtime` is the app's `ModelRuntime` (waited for, loaded);
+    `catalog_path` the catalog to work on (default: the one in MEMO_HOME)."""
 
     def __init__(self, runtime: Any, on_state: Callable[[TeachState], None], *,
                  catalog_path: Path | None = None, watch: bool = True,
@@ -105,6 +105,10 @@ class Teacher:
                 debounce=float(section.get("debounce_seconds", 1.0)),
                 poll=float(section.get("poll_seconds", 2.0)),
             )
+        # One chunker for the teacher's life, counting with the loaded model's tokenizer.
+        base = runtime.loaded.result()
+        self._chunker = Chunker(base.source,
+                                counter=lambda: counter_of(base.tokenizer, base.source.location))
         self._thread = threading.Thread(target=self._work, name="memo-teacher", daemon=True)
         self._thread.start()
 
@@ -271,7 +275,7 @@ class Teacher:
         assert current is not None
         try:
             report = teach_memory(
-                catalog, memory, self.runtime, chunker=Chunker(),
+                catalog, memory, self.runtime, chunker=self._chunker,
                 generator=configured_generator(self.runtime),
                 on_progress=lambda p: self._progress(memory_id, p), cancel=current.cancel,
             )

@@ -86,7 +86,10 @@ class TrainSettings:
     max_seq_len: int = 512  # longer examples are truncated
     checkpoint_every: int = 25  # steps; 0 = only on cancel
     seed: int = 0
-    compile: bool = True  # mx.compile the training step
+    # mx.compile the training step. Off: tracing a new batch shape holds Python's lock for
+    # ~200 ms on the default model, which froze the app's window at each; it bought 3.5% on the
+    # CPU (bench/RESULTS.md).
+    compile: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainSettings:

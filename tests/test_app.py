@@ -81,6 +81,22 @@ def drop(widget, paths: list[Path]) -> None:
     assert event.isAccepted()
 
 
+class stall_meter(QTimer):  # noqa: N801 (used like a function)
+    """The event loop's stalls: a 5 ms timer records the gaps between its ticks."""
+
+    def __init__(self) -> None:
+        super().__init__(interval=5)
+        self.gaps: list[float] = []
+        self._last = time.perf_counter()
+        self.timeout.connect(self._tick)
+        self.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(now - self._last)
+        self._last = now
+
+
 def ask(qtbot, win: MainWindow, question: str):
     chat = win.chat
     streamed: list[str] = []
@@ -105,26 +121,16 @@ def test_drop_teach_switch_ask_and_restart(qtbot, home, tmp_path):
     base_answer, _ = ask(qtbot, win, QUESTION)  # nothing to consult yet: the base model
     assert base_answer.mode == "none" and base_answer.answer
 
-    # The event loop's longest stall while the memory is taught: a 5 ms timer records gaps.
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer(interval=5)
-    timer.timeout.connect(tick)
     phases: list[str] = []
     win.engine.teach_state.connect(lambda s: phases.append(s.phase))
-    timer.start()
+    stalls = stall_meter()
     drop(win, [folder])
     qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
-    timer.stop()
+    stalls.stop()
     assert "training" in phases and "failed" not in phases
-    stall = max(gaps)
-    print(f"longest event-loop stall while teaching: {stall * 1000:.0f} ms, {len(gaps)} ticks")
+    stall = max(stalls.gaps)
+    print(f"longest event-loop stall while teaching: {stall * 1000:.0f} ms, "
+          f"{len(stalls.gaps)} ticks")
     assert stall < 0.1
 
     memory = win.engine.catalog.memory("bridges")

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from memo_mlx.settings import memo_home
-from test_app import ask, drop
+from test_app import ask, drop, stall_meter
 from test_teach_real import DOCS
 
 # A short teach: six passes over the reflections (the default, for a folder this small, is 30).
@@ -45,8 +45,13 @@ def test_a_dropped_folder_answers_in_the_chat(qtbot, tmp_path: Path):
         win.show()
     states: list = []
     engine.teach_state.connect(states.append)
+    stalls = stall_meter()
     drop(win, [folder])
     qtbot.waitUntil(lambda: any(s.phase in ("done", "failed") for s in states), timeout=900_000)
+    stalls.stop()
+    print(f"longest event-loop stall while teaching on the real model: "
+          f"{max(stalls.gaps) * 1000:.0f} ms, {len(stalls.gaps)} ticks")
+    assert max(stalls.gaps) < 0.1
     done = next(s for s in states if s.phase in ("done", "failed"))
     assert done.phase == "done", done.error
     memory = engine.catalog.memory("aldren")
