@@ -62,6 +62,16 @@ def _tool_button(text: str) -> QToolButton:
     return button
 
 
+def _section(title: str, button: QToolButton) -> QHBoxLayout:
+    """A section's heading with its one action at the right."""
+    heading = QLabel(title)
+    heading.setObjectName("sectionHeading")
+    row = QHBoxLayout()
+    row.addWidget(heading, 1)
+    row.addWidget(button)
+    return row
+
+
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60}:{seconds % 60:02}" if seconds >= 60 else f"{seconds} s"
@@ -191,14 +201,9 @@ class Sidebar(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.cards: dict[int, MemoryCard] = {}
-        heading = QLabel("Memories")
-        heading.setObjectName("sectionHeading")
         self.add_button = _tool_button("+")
         self.add_button.setToolTip("Teach a new memory from a folder… (drop folders here too)")
         self.add_button.clicked.connect(self.add_requested)
-        top = QHBoxLayout()
-        top.addWidget(heading, 1)
-        top.addWidget(self.add_button)
 
         self.empty = QLabel("Drop folders here, or press +, to make a memory of them.")
         self.empty.setWordWrap(True)
@@ -217,14 +222,9 @@ class Sidebar(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(holder)
 
-        chats_heading = QLabel("Chats")
-        chats_heading.setObjectName("sectionHeading")
         self.new_chat = _tool_button("+")
         self.new_chat.setToolTip("New chat")
         self.new_chat.clicked.connect(self.new_chat_requested)
-        chats_top = QHBoxLayout()
-        chats_top.addWidget(chats_heading, 1)
-        chats_top.addWidget(self.new_chat)
         self.chats = QListWidget()
         self.chats.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.chats.itemClicked.connect(
@@ -233,9 +233,9 @@ class Sidebar(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 4, 8)
-        layout.addLayout(top)
+        layout.addLayout(_section("Memories", self.add_button))
         layout.addWidget(scroll, 3)
-        layout.addLayout(chats_top)
+        layout.addLayout(_section("Chats", self.new_chat))
         layout.addWidget(self.chats, 1)
 
     def show_memories(self, statuses: list[tuple[Memory, dict[str, Any]]],

@@ -19,16 +19,9 @@ from app.main import MainWindow, dress, single_instance
 from app.resources import icon, stylesheet
 from memo_mlx.catalog import Catalog
 from memo_mlx.settings import memo_home
+from tiny import FAST_TEACHING
 
-FAST = """
-[training]
-rank = 4
-epochs = 2
-checkpoint_every = 1000
-
-[teaching]
-exposures = 0
-
+FAST = FAST_TEACHING + """
 [health]
 min_reflections = 3
 

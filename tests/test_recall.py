@@ -19,16 +19,9 @@ from memo_mlx.ingest import add_paths
 from memo_mlx.recall import Recall, RecallError, RecallSettings, parse_questions
 from memo_mlx.runtime import ModelRuntime
 from memo_mlx.teach import teach_memory
+from tiny import FAST_TEACHING
 
-FAST = """
-[training]
-rank = 4
-epochs = 2
-checkpoint_every = 1000
-
-[teaching]
-exposures = 0
-
+FAST = FAST_TEACHING + """
 [health]
 min_reflections = 3
 """

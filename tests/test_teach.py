@@ -19,16 +19,7 @@ from memo_mlx.cli import main
 from memo_mlx.ingest import add_paths
 from memo_mlx.runtime import ModelRuntime
 from memo_mlx.teach import TeachProgress, TeachSettings, adapter_dir, teach_memory
-
-FAST = """
-[training]
-rank = 4
-epochs = 2
-checkpoint_every = 1000
-
-[teaching]
-exposures = 0
-"""
+from tiny import FAST_TEACHING
 
 
 @pytest.fixture
@@ -48,7 +39,7 @@ def folder(tmp_path: Path) -> Path:
         "# Mara Quill\n\nMara Quill was born in Tessaly in 1941. She founded the Aldren "
         "Institute of Bridges in 1990.\n")
     (tmp_path / "memo-home").mkdir(exist_ok=True)
-    (tmp_path / "memo-home" / "settings.toml").write_text(FAST)
+    (tmp_path / "memo-home" / "settings.toml").write_text(FAST_TEACHING)
     return root
 
 

@@ -16,6 +16,18 @@ from gguf import GGMLQuantizationType as QT
 from mlx_lm.models import llama
 
 HIDDEN, INTERMEDIATE, LAYERS, HEADS, KV_HEADS = 256, 512, 2, 4, 2
+# Teaching settings that make the tiny model's teach take a second or two: few passes, low
+# rank, no checkpoints on the way. Tests write them (plus their own sections) to settings.toml.
+FAST_TEACHING = """
+[training]
+rank = 4
+epochs = 2
+checkpoint_every = 1000
+
+[teaching]
+exposures = 0
+"""
+
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 MERGES = ["Ġ t", "h e", "Ġt he", "i n", "a n", "e r", "Ġ a", "o n", "r e", "Ġ i"]
 CHATML = (
