@@ -7,12 +7,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QLockFile, QPoint, QProcess, QSettings, Qt, QTimer
+from PySide6.QtCore import (
+    QEvent,
+    QLockFile,
+    QObject,
+    QPoint,
+    QProcess,
+    QSettings,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
+    QFileOpenEvent,
     QKeySequence,
     QPalette,
 )
@@ -352,6 +362,21 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+class OpenedFromFinder(QObject):
+    """Folders dropped on the Dock icon, or opened with MeMo in the Finder, reach the app as
+    file-open events (macOS): each is taught like a folder dropped on the window."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            self.window.teach_paths(None, [Path(event.file())])
+            return True
+        return super().eventFilter(watched, event)
+
+
 def single_instance() -> QLockFile | None:
     """The data folder's lock, or None when another MeMo holds it: two apps teaching the same
     memories would only fight over them."""
@@ -375,6 +400,12 @@ def main(argv: list[str] | None = None) -> int:
         from memo_mlx.blas import reexec_with_fast_blas
 
         reexec_with_fast_blas()
+    if "--self-test" in (sys.argv[1:] if argv is None else argv):  # no window: one line
+        from memo_mlx.selftest import self_test
+
+        result = self_test()
+        print(result.line, flush=True)
+        return 0 if result.ok else 1
     app = QApplication(sys.argv if argv is None else ["memo-app", *argv])
     dress(app)
     logs = memo_home() / "logs"
@@ -388,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                                               "another desktop).")
         return 0
     window = MainWindow(EngineBridge())
+    app.installEventFilter(OpenedFromFinder(window))
     window.show()
     try:
         status = app.exec()

