@@ -12,7 +12,7 @@ LINUX_PACKAGES := libopenblas0-pthread libxcb-icccm4 libxcb-keysyms1 libxcb-curs
 	libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
 DEMO_QUESTION := What is the capital of France?
 
-.PHONY: setup run test lint bench bench-scan screenshots clean
+.PHONY: setup run test lint bench bench-scan screenshots package clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,10 @@ bench: setup
 
 bench-scan: setup
 	$(BIN)/python -m memo_mlx.blas $(BIN)/python bench/scan.py
+
+# The app bundle (dist/MeMo, or dist/MeMo.app on macOS), then its --self-test.
+package: setup
+	packaging/build
 
 # The window's screenshots in docs/screenshots/, taken under Xvfb (apt-get install xvfb).
 screenshots: setup
