@@ -26,42 +26,16 @@ set -euo pipefail
 
 PROG=packaging/macos/dmg.sh
 
-usage() { echo "usage: $PROG APP OUT.dmg   (e.g. $PROG dist/MeMo.app dist/MeMo.dmg)" >&2; }
-die() {
-    local code=$1
-    shift
-    printf '%s: %s\n' "$PROG" "$*" >&2
-    exit "$code"
-}
+USAGE="$PROG APP OUT.dmg   (e.g. $PROG dist/MeMo.app dist/MeMo.dmg)"
+# shellcheck source=packaging/macos/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-    usage
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-    exit 0
-fi
-if [ $# -ne 2 ]; then
-    usage
-    exit 2
-fi
+arguments 2 "$@"
 APP=${1%/}
 OUT=$2
 
 # 1. Environment variables first, so these refusals read the same on any system.
-missing=0
-if [ -z "${MEMO_SIGN_IDENTITY:-}" ]; then
-    echo "$PROG: MEMO_SIGN_IDENTITY is not set: it must hold your Developer ID signing identity," \
-        "e.g. \"Developer ID Application: Jane Doe (AB12CD34EF)\"; list yours with:" \
-        "security find-identity -v -p codesigning" >&2
-    missing=1
-fi
-if [ -z "${MEMO_TEAM_ID:-}" ]; then
-    echo "$PROG: MEMO_TEAM_ID is not set: it must hold your 10-character Apple Developer Team ID," \
-        "e.g. AB12CD34EF (developer.apple.com/account, Membership details)" >&2
-    missing=1
-fi
-[ "$missing" = 0 ] || exit 2
-[[ $MEMO_TEAM_ID =~ ^[A-Z0-9]{10}$ ]] ||
-    die 2 "MEMO_TEAM_ID='$MEMO_TEAM_ID' is not a Team ID (10 capital letters and digits, e.g. AB12CD34EF)"
+need MEMO_SIGN_IDENTITY MEMO_TEAM_ID
 
 # 2. The inputs.
 [ -e "$APP" ] || die 2 "no such app bundle: $APP (build it with make package, sign it with sign.sh)"

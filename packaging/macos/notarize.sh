@@ -33,41 +33,15 @@ set -euo pipefail
 
 PROG=packaging/macos/notarize.sh
 
-usage() { echo "usage: $PROG APP_OR_DMG   (e.g. $PROG dist/MeMo.dmg)" >&2; }
-die() {
-    local code=$1
-    shift
-    printf '%s: %s\n' "$PROG" "$*" >&2
-    exit "$code"
-}
+USAGE="$PROG APP_OR_DMG   (e.g. $PROG dist/MeMo.dmg)"
+# shellcheck source=packaging/macos/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-    usage
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-    exit 0
-fi
-if [ $# -ne 1 ]; then
-    usage
-    exit 2
-fi
+arguments 1 "$@"
 FILE=${1%/}
 
 # 1. Environment variables first, so these refusals read the same on any system.
-missing=0
-if [ -z "${MEMO_NOTARY_PROFILE:-}" ]; then
-    echo "$PROG: MEMO_NOTARY_PROFILE is not set: it must name notarytool credentials saved in" \
-        "your keychain; save them once with: xcrun notarytool store-credentials memo-notary" \
-        "--apple-id YOU@EXAMPLE.COM --team-id YOURTEAMID (then MEMO_NOTARY_PROFILE=memo-notary)" >&2
-    missing=1
-fi
-if [ -z "${MEMO_TEAM_ID:-}" ]; then
-    echo "$PROG: MEMO_TEAM_ID is not set: it must hold your 10-character Apple Developer Team ID," \
-        "e.g. AB12CD34EF (developer.apple.com/account, Membership details)" >&2
-    missing=1
-fi
-[ "$missing" = 0 ] || exit 2
-[[ $MEMO_TEAM_ID =~ ^[A-Z0-9]{10}$ ]] ||
-    die 2 "MEMO_TEAM_ID='$MEMO_TEAM_ID' is not a Team ID (10 capital letters and digits, e.g. AB12CD34EF)"
+need MEMO_NOTARY_PROFILE MEMO_TEAM_ID
 
 # 2. The input.
 [ -e "$FILE" ] || die 2 "no such file: $FILE (make it with sign.sh, then dmg.sh)"
