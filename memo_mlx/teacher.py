@@ -60,10 +60,6 @@ class TeachState:
     error: str | None = None  # phase "failed": what went wrong, in one line
     report: TeachReport | None = None  # phase "done"
 
-    @property
-    def fraction(self) -> float | None:
-        return self.done / self.total if self.total else None
-
 
 @dataclass
 class _Job:
@@ -175,10 +171,6 @@ class Teacher:
         self._roots = roots
         self._watcher.set_roots(roots)
         self._watcher.start()
-
-    def busy(self) -> bool:
-        with self._cond:
-            return self._current is not None or bool(self._jobs)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is queued or being taught (for tests and scripts)."""
