@@ -127,7 +127,7 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-    tok = build_tokenizer(GGUFMetadata(gguf.GGUFReader(path), path))
+    tok = build_tokenizer(GGUFMetadata.of_reader(gguf.GGUFReader(path), path))
     ids = tok.encode("hello world")
     assert ids[0] == 1  # BOS is added for SentencePiece models
     assert pieces.index("▁hello") in ids
