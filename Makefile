@@ -12,7 +12,8 @@ LINUX_PACKAGES := libopenblas0-pthread libxcb-icccm4 libxcb-keysyms1 libxcb-curs
 	libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
 DEMO_QUESTION := What is the capital of France?
 
-.PHONY: setup run test lint bench bench-scan screenshots package clean
+.PHONY: setup run test lint bench bench-training bench-coldstart bench-teach-folder bench-teach \
+	bench-scan bench-setup screenshots package clean
 
 setup: $(STAMP)
 
@@ -57,11 +58,32 @@ lint: setup
 	$(BIN)/ruff check memo_mlx app tests bench
 	$(BIN)/mypy memo_mlx app
 
+# The benchmarks of bench/RESULTS.md, one command each. Their peers: mlx-lm (installed) and
+# llama.cpp (make bench-setup). Timings compare within one run; never put them in tests.
+RUN_BENCH := $(BIN)/python -m memo_mlx.blas $(BIN)/python
 bench: setup
-	$(BIN)/python -m memo_mlx.blas $(BIN)/python bench/generation.py
-
+	$(RUN_BENCH) bench/generation.py
+bench-training: setup
+	$(RUN_BENCH) bench/training.py
+bench-coldstart: setup
+	$(BIN)/python bench/coldstart.py
+bench-teach-folder: setup
+	$(RUN_BENCH) bench/teach_folder.py
+bench-teach: setup
+	$(RUN_BENCH) bench/teaching.py
 bench-scan: setup
-	$(BIN)/python -m memo_mlx.blas $(BIN)/python bench/scan.py
+	$(RUN_BENCH) bench/scan.py
+
+# llama.cpp for the CPU comparisons, built from source here (minutes). Not -march=native: the
+# native build's AMX kernels crashed in llama_decode on our Sapphire Rapids machines, so x86
+# gets AVX2, and AVX-512 where the CPU has it.
+LLAMA_CMAKE := $(shell [ "$$(uname -m)" = x86_64 ] && { \
+	printf '%s' "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"; \
+	for f in avx512f:AVX512 avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI; do \
+		grep -qw "$${f%%:*}" /proc/cpuinfo 2>/dev/null && printf ' -DGGML_%s=ON' "$${f#*:}"; \
+	done; true; })
+bench-setup: setup
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip install -q -e '.[bench]'
 
 # The app bundle (dist/MeMo, or dist/MeMo.app on macOS), then its --self-test.
 package: setup
