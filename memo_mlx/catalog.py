@@ -9,7 +9,8 @@ The data model, outermost first:
   chunker that cut it, state `ok` or `error` with the reason).
 - a document's text is cut into **chunks** (order, heading path, text, token count, hash).
 - **reflections** are question-answer pairs written from chunks; `reflection_sources` says
-  which chunks taught each one, so removing a file orphans exactly what it taught.
+  which chunks taught each one, so removing a file orphans exactly what it taught, and editing
+  one marks edited exactly what its vanished text taught.
 - **training_runs** and **adapters** record how each memory was taught.
 - **chats** and their **messages** keep conversations across restarts: each message with the
   mode it was answered in, the memories that were on, the steps it took (trace) and the
@@ -186,7 +187,10 @@ class MemoryStats:
     chunks: int
     untaught_chunks: int  # chunks no reflection has been written for yet
     reflections: int
-    orphaned_reflections: int  # taught by text that is gone: to forget at the next teach
+    # Taught by text that is gone (orphaned: its file removed; edited: its file changed): the
+    # next teach forgets or replaces them.
+    orphaned_reflections: int
+    outdated_reflections: int  # edited ones an incremental teach trained past: no teach needed
     adapter: str | None
 
 
@@ -231,7 +235,9 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("chunk_id", "chunks", "id")],
     )
     db.table("chunk_entities").create_index(["entity"])
-    # state: active, or orphaned (its text is gone: dropped from the memory at the next teach).
+    # state: active; orphaned (its file is gone: forgotten at the next teach, a full retrain);
+    # edited (its text vanished from a file still there: replaced at the next teach); outdated
+    # (an edited one an incremental teach trained past: dropped at the next full retrain).
     # run_id: the training run that first taught it (NULL: not taught yet).
     db.table("reflections").create(
         {"id": int, "memory_id": int, "question": str, "answer": str, "kind": str,
@@ -370,6 +376,15 @@ _DOCUMENT = (  # the columns of `Document`, in its order
     "FROM documents"
 )
 _REFLECTION = "r.id, r.question, r.answer, r.kind, r.run_id, r.probe"  # `Reflection`, in order
+
+# What removing a chunk makes of the reflections it taught, and from which states: an edit leaves
+# them to be replaced (edited); a removed file's must be forgotten (orphaned), even those an
+# earlier edit left behind, since the adapter may still hold them.
+_VANISHED = {"edited": ("active",), "orphaned": ("active", "edited", "outdated")}
+# States of reflections whose text is gone: a full retrain (or forgetting all) deletes them.
+_STALE = ("orphaned", "edited", "outdated")
+# Strategies that train on from the memory's adapter: it still holds what they did not retrain.
+_CONTINUING = ("incremental", "ties")
 
 # Kinds whose questions ask one fact of one passage: the fairest probes of what a text taught.
 _PROBE_KINDS = ("direct", "entity")
@@ -612,7 +627,8 @@ class Catalog:
         """Record a readable document and its chunks in one transaction.
 
         Chunks whose text is unchanged are kept (with what they taught); only new text is
-        added and only vanished text removed. Returns (chunks added, reflections orphaned).
+        added and only vanished text removed, what it taught marked edited. Returns (chunks
+        added, reflections marked edited).
         """
         with self.atomic():
             fields = {
@@ -646,10 +662,10 @@ class Catalog:
                         "text": chunk.text, "token_count": chunk.token_count, "hash": chunk.hash,
                     })
             gone = [i for ids in old.values() for i in ids]
-            orphaned = self._remove_chunks(gone)
+            edited = self._remove_chunks(gone, "edited")
             if added:
                 self.db.table("chunks").insert_all(added)
-        return len(added), orphaned
+        return len(added), edited
 
     def save_error(
         self,
@@ -705,26 +721,28 @@ class Catalog:
                 chunk_ids = [r["id"] for r in self.db.query(
                     f"SELECT id FROM chunks WHERE document_id IN ({marks})", batch
                 )]
-                orphaned += self._remove_chunks(chunk_ids)
+                orphaned += self._remove_chunks(chunk_ids, "orphaned")
                 for sql in _DELETE_DOCUMENTS:
                     self.db.execute(sql.format(ids=marks), batch)
         return orphaned
 
-    def _remove_chunks(self, chunk_ids: list[int]) -> int:
-        """Delete chunks and orphan the reflections they taught (the next teach forgets them)."""
-        orphaned = 0
+    def _remove_chunks(self, chunk_ids: list[int], state: str) -> int:
+        """Delete chunks and give the reflections they taught `state` ("edited" or "orphaned",
+        see `_VANISHED`); returns how many reflections that marked."""
+        marked = 0
+        before = _VANISHED[state]
         for batch in _batches(chunk_ids):
             marks = ",".join("?" * len(batch))
-            orphaned += self.db.execute(
-                "UPDATE reflections SET state = 'orphaned' WHERE state = 'active' AND id IN "
+            marked += self.db.execute(
+                f"UPDATE reflections SET state = ? WHERE state IN ({_marks(before)}) AND id IN "
                 f"(SELECT reflection_id FROM reflection_sources WHERE chunk_id IN ({marks}))",
-                batch,
+                [state, *before, *batch],
             ).rowcount
             # Row ids of deleted chunks can be reused: no source may point at a stranger.
             self.db.execute(f"DELETE FROM reflection_sources WHERE chunk_id IN ({marks})", batch)
             self.db.execute(f"DELETE FROM chunk_entities WHERE chunk_id IN ({marks})", batch)
             self.db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", batch)
-        return orphaned
+        return marked
 
     # --- teaching ---------------------------------------------------------------------------
 
@@ -830,7 +848,9 @@ class Catalog:
         **fields: Any,
     ) -> None:
         """Record how a run ended; a finished one makes its adapter the memory's, marks what it
-        taught, and drops the orphaned reflections it has forgotten. One transaction."""
+        taught, and settles the reflections whose text is gone: a full retrain has forgotten
+        them all (dropped); a run that trained on from the adapter (the run's strategy says)
+        has only trained past the edited ones (outdated). One transaction."""
         with self.atomic():
             run = self.db.table("training_runs").get(run_id)
             memory_id = run["memory_id"]
@@ -853,15 +873,11 @@ class Catalog:
                     f"UPDATE reflections SET run_id = ? WHERE run_id IS NULL AND id IN ({marks})",
                     [run_id, *batch],
                 )
-            ids = [r[0] for r in self.db.execute(
-                "SELECT id FROM reflections WHERE memory_id = ? AND state = 'orphaned'",
-                [memory_id],
-            )]
-            for batch in _batches(ids):
-                marks = ",".join("?" * len(batch))
-                self.db.execute(f"DELETE FROM reflection_sources WHERE reflection_id IN ({marks})",
-                                batch)
-                self.db.execute(f"DELETE FROM reflections WHERE id IN ({marks})", batch)
+            if run["strategy"] in _CONTINUING:
+                self.db.execute("UPDATE reflections SET state = 'outdated' "
+                                "WHERE memory_id = ? AND state = 'edited'", [memory_id])
+            else:
+                self._drop_stale(memory_id)
 
     def interrupted_runs(self, memory_id: int) -> None:
         """Runs left "running" by a process that was killed: say so, and free the memory."""
@@ -876,19 +892,20 @@ class Catalog:
             )
 
     def forget_all(self, memory_id: int) -> None:
-        """Nothing the memory learnt from is left: drop its orphans, adapter and recall."""
+        """Nothing the memory learnt from is left: drop the reflections whose text is gone, its
+        adapter and its recall."""
         with self.atomic():
-            self.db.execute(
-                "DELETE FROM reflection_sources WHERE reflection_id IN "
-                "(SELECT id FROM reflections WHERE memory_id = ? AND state = 'orphaned')",
-                [memory_id],
-            )
-            self.db.execute(
-                "DELETE FROM reflections WHERE memory_id = ? AND state = 'orphaned'", [memory_id]
-            )
+            self._drop_stale(memory_id)
             self.db.execute("UPDATE adapters SET active = 0 WHERE memory_id = ?", [memory_id])
             # Without an adapter there is nothing to measure: an old score would be a lie.
             self.db.execute("DELETE FROM document_recall WHERE memory_id = ?", [memory_id])
+
+    def _drop_stale(self, memory_id: int) -> None:
+        """Delete the memory's reflections whose text is gone (`_STALE`), with their sources."""
+        stale = f"SELECT id FROM reflections WHERE memory_id = ? AND state IN ({_marks(_STALE)})"
+        self.db.execute(f"DELETE FROM reflection_sources WHERE reflection_id IN ({stale})",
+                        [memory_id, *_STALE])
+        self.db.execute(f"DELETE FROM reflections WHERE id IN ({stale})", [memory_id, *_STALE])
 
     def runs(self, memory_id: int) -> list[dict[str, Any]]:
         return list(self.db.query(
@@ -1138,7 +1155,11 @@ class Catalog:
                 memory_id,
             ),
             orphaned_reflections=one(
-                "SELECT count(*) FROM reflections WHERE memory_id = ? AND state = 'orphaned'",
+                "SELECT count(*) FROM reflections WHERE memory_id = ? "
+                "AND state IN ('orphaned', 'edited')", memory_id,
+            ),
+            outdated_reflections=one(
+                "SELECT count(*) FROM reflections WHERE memory_id = ? AND state = 'outdated'",
                 memory_id,
             ),
             adapter=adapter["path"] if adapter else None,
@@ -1207,6 +1228,11 @@ def fts_query(text: str) -> str:
     words = re.findall(r"\w+", unicodedata.normalize("NFC", text).lower())
     terms = [w for w in dict.fromkeys(words) if w not in STOP_WORDS][:_MAX_QUERY_TERMS]
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _marks(values: Sequence[object]) -> str:
+    """One `?` per value, for `IN (...)`."""
+    return ",".join("?" * len(values))
 
 
 def _batches(ids: list[int], size: int = 500) -> Iterator[list[int]]:

@@ -186,7 +186,7 @@ def _read_native(path: Path) -> tuple[dict[str, mx.array], dict[str, Any]]:
     except Exception as e:
         _open(path)  # a damaged or truncated file: the gguf reader says so, and how
         raise GGUFError(f"{path}: MLX could not read the tensors ({e})") from e
-    return dict(weights), dict(metadata)
+    return dict(weights), dict(metadata)  # type: ignore[arg-type]
 
 
 # Value types of GGUF metadata (the spec's gguf_metadata_value_type) -> fixed sizes in bytes;

@@ -4,7 +4,8 @@ A scan walks every folder of a memory and sorts each file it finds:
 - **unchanged**: same size and mtime as recorded (the fast path: nothing is read), or same
   content hash under a new mtime;
 - **added** / **changed**: extracted, cut into chunks, recorded in one transaction per file
-  (a changed file keeps the chunks whose text did not change, and what they taught);
+  (a changed file keeps the chunks whose text did not change, and what they taught; what its
+  vanished text taught is marked edited, to be replaced at the next teach);
 - **moved**: a new path whose content hash is that of a recorded file that vanished: the record
   moves, its chunks and reflections stay;
 - **removed**: recorded but gone: its chunks are deleted and the reflections they taught are
@@ -86,6 +87,7 @@ class ScanReport:
     skipped: int = 0  # files that are not text (images, binaries), never recorded
     chunks: int = 0  # in the memory after the scan
     new_chunks: int = 0
+    # Taught by text that is gone: orphaned (file removed) or edited (text changed).
     orphaned_reflections: int = 0
     errors: list[ScanError] = field(default_factory=list)
     seconds: float = 0.0

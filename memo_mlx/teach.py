@@ -2,12 +2,18 @@
 
 What is trained depends on what changed since the adapter was made:
 - nothing new and nothing forgotten: no training at all;
-- text removed (orphaned reflections) or no adapter yet: a full retrain on every active
+- a file removed (orphaned reflections) or no adapter yet: a full retrain on every active
   reflection, from scratch; LoRA cannot un-learn selectively, so forgetting means retraining
   without what was forgotten;
 - only new text: the configured strategy, "incremental" (continue the adapter on the new
   reflections plus a replay sample of the old ones), "ties" (train an adapter on the new ones
-  alone and TIES-merge it into the old), or "full".
+  alone and TIES-merge it into the old), or "full";
+- a file edited (edited reflections, what its vanished text taught): under "incremental", an
+  incremental run on what the new text taught, which restates and overwrites most of the old;
+  the edited reflections become outdated (the adapter may keep a trace of them) until a full
+  retrain drops them. A full retrain instead when the edit only deleted text (nothing new to
+  overwrite it), when the taught edited and outdated ones would exceed `stale_share` of the
+  memory, or under the other strategies.
 
 Training runs on the engine thread (the one that owns the base model, see `runtime`). Every run
 is recorded in the catalog; the adapter file is replaced atomically. A killed `memo teach`
@@ -50,6 +56,10 @@ class TeachSettings:
     replay: float = 1.0  # old reflections replayed per new one (incremental)
     min_replay: int = 16
     rho: float = 0.3  # TIES: the share of each update's largest values kept
+    # An edited file is taught incrementally: its new reflections restate and overwrite most of
+    # what the edited text taught. The rest lingers in the adapter; this share (of the taught
+    # reflections) bounds how much stale knowledge may linger before a full retrain forgets it.
+    stale_share: float = 0.1
     # Epochs from the data (0: use [training] epochs as it is): about this many examples seen
     # in all, within min_epochs..max_epochs. Rule-made reflections state each fact several
     # ways, so a large folder needs fewer passes over its pairs than a small one.
@@ -186,16 +196,20 @@ def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
           training: TrainSettings, base_name: str) -> _Plan | None:
     active = [r for r in catalog.reflections(memory.id) if not r.probe]  # probes: never taught
     orphaned = catalog.reflections(memory.id, "orphaned")
+    edited = catalog.reflections(memory.id, "edited")
     current = catalog.adapter(memory.id)
     path = Path(current["path"]) if current else None
     new = [r for r in active if r.run_id is None]
+    old = [r for r in active if r.run_id is not None]
     if not active:
-        if orphaned or current:  # everything it knew is gone: nothing left to train on
+        if orphaned or edited or current:  # everything it knew is gone: nothing left to train on
             catalog.forget_all(memory.id)
         return None
     # An adapter of another base model (the user chose a new one) is no start for this one.
     other_base = current is not None and current["base_model"] not in (None, base_name)
     if path is None or not path.exists() or orphaned or other_base:
+        return _Plan("full", active, new, None)
+    if edited and not _may_train_past(catalog, memory, settings, edited, new, old):
         return _Plan("full", active, new, None)
     if not new:
         return None
@@ -203,12 +217,24 @@ def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
         return _Plan("full", active, new, None)
     if settings.strategy == "ties":
         return _Plan("ties", new, new, None)
-    old = [r for r in active if r.run_id is not None]
     size = min(len(old), max(settings.min_replay, round(settings.replay * len(new))))
     # Seeded by the data: a resumed run draws the same sample, so its run key matches.
     rng = random.Random(_digest([r.id for r in new]))
     replay = sorted(rng.sample(old, size), key=lambda r: r.id)
     return _Plan("incremental", new + replay, new, path)
+
+
+def _may_train_past(catalog: Catalog, memory: Memory, settings: TeachSettings,
+                    edited: list[Reflection], new: list[Reflection], old: list[Reflection]) -> bool:
+    """Whether an incremental run may replace the edited reflections instead of a full retrain
+    forgetting them: under "incremental" only, with new reflections to overwrite them, and while
+    what the adapter would still hold of edited text stays within `stale_share` of what it was
+    taught."""
+    if settings.strategy != "incremental" or not new:
+        return False
+    # The edited ones and those earlier runs trained past; untaught ones (probes) left no trace.
+    lingering = edited + catalog.reflections(memory.id, "outdated")
+    return sum(r.run_id is not None for r in lingering) <= settings.stale_share * len(old)
 
 
 def _train(

@@ -1,4 +1,5 @@
-"""The catalog: schema and migrations, WAL, transactions, what removing text orphans."""
+"""The catalog: schema and migrations, WAL, transactions, what removing or editing text leaves
+of what it taught."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from catalog_data import save
+from catalog_data import chunk, save
 
 from memo_mlx.catalog import (
     MIGRATIONS,
@@ -71,7 +72,11 @@ def test_a_failed_transaction_leaves_nothing(tmp_path: Path):
         assert catalog.folders(memory.id) == []
 
 
-def test_changed_document_keeps_unchanged_chunks_and_orphans_the_rest(tmp_path: Path):
+def states(catalog: Catalog) -> dict[int, str]:
+    return {r["id"]: r["state"] for r in catalog.db["reflections"].rows}
+
+
+def test_changed_document_keeps_unchanged_chunks_and_marks_the_rest_edited(tmp_path: Path):
     with Catalog(tmp_path / "c.db") as catalog:
         memory = catalog.create_memory("m")
         folder, _ = catalog.add_folder(memory.id, tmp_path)
@@ -84,11 +89,115 @@ def test_changed_document_keeps_unchanged_chunks_and_orphans_the_rest(tmp_path: 
         after = catalog.chunks(doc)
         assert [c["text"] for c in after] == ["zero", "one", "three"]
         assert {c["text"]: c["id"] for c in after}["one"] == ids["one"]  # same row, re-ordered
-        states = {r["id"]: r["state"] for r in catalog.db["reflections"].rows}
-        assert states == {kept: "active", lost: "orphaned"}
+        assert states(catalog) == {kept: "active", lost: "edited"}  # replaced at the next teach
         # no source points at a deleted chunk's id any more (SQLite may reuse it)
         sources = catalog.db["reflection_sources"].rows_where("reflection_id = ?", [lost])
         assert [r["chunk_id"] for r in sources] == [ids["three"]]
+
+
+def test_an_edit_marks_edited_a_removal_orphans(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        edited_doc = save(catalog, memory.id, folder.id, "/a.txt", ["one", "two"])
+        removed_doc = save(catalog, memory.id, folder.id, "/b.txt", ["three"])
+        a = {c["text"]: c["id"] for c in catalog.chunks(edited_doc)}
+        kept, edited = teach(catalog, memory.id, [a["one"]]), teach(catalog, memory.id, [a["two"]])
+        orphaned = teach(catalog, memory.id, [catalog.chunks(removed_doc)[0]["id"]])
+
+        assert catalog.save_document(
+            memory.id, folder.id, "/a.txt", size=2, mtime_ns=2, hash="a2", format="text",
+            encoding="utf-8", title=None, chunker="c1", chunks=[chunk("one"), chunk("deux")],
+        ) == (1, 1)  # (chunks added, reflections marked edited)
+        assert catalog.remove_documents([removed_doc]) == 1
+        assert states(catalog) == {kept: "active", edited: "edited", orphaned: "orphaned"}
+        stats = catalog.stats(memory.id)
+        assert (stats.reflections, stats.orphaned_reflections) == (1, 2)  # both need a teach
+        assert memory_state(memory, stats) == "stale"
+
+
+def test_removing_a_document_orphans_what_its_edits_left_behind(tmp_path: Path):
+    # An adapter may still hold an edited or outdated reflection: removing its file must forget it.
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        doc = save(catalog, memory.id, folder.id, "/a.txt", ["one", "two", "three"])
+        ids = {c["text"]: c["id"] for c in catalog.chunks(doc)}
+        edited = teach(catalog, memory.id, [ids["one"], ids["two"]])
+        outdated = teach(catalog, memory.id, [ids["one"], ids["three"]])
+        save(catalog, memory.id, folder.id, "/a.txt", ["two", "three"])
+        catalog.db.execute("UPDATE reflections SET state = 'outdated' WHERE id = ?", [outdated])
+        assert catalog.remove_documents([doc]) == 2
+        assert states(catalog) == {edited: "orphaned", outdated: "orphaned"}
+
+
+def finished(catalog: Catalog, memory_id: int, strategy: str | None) -> None:
+    run = catalog.start_run(memory_id, strategy=strategy)
+    catalog.finish_run(run, "done", adapter="adapters/m", base_model="b")
+
+
+def edited_and_orphaned(catalog: Catalog, memory_id: int, root: Path) -> tuple[int, int, int]:
+    """(active, edited, orphaned) reflections of two documents, one edited, one removed."""
+    folder, _ = catalog.add_folder(memory_id, root)
+    doc = save(catalog, memory_id, folder.id, "/a.txt", ["one", "two"])
+    gone = save(catalog, memory_id, folder.id, "/b.txt", ["three"])
+    ids = {c["text"]: c["id"] for c in catalog.chunks(doc)}
+    rids = (teach(catalog, memory_id, [ids["one"]]), teach(catalog, memory_id, [ids["two"]]),
+            teach(catalog, memory_id, [catalog.chunks(gone)[0]["id"]]))
+    save(catalog, memory_id, folder.id, "/a.txt", ["one"])
+    catalog.remove_documents([gone])
+    return rids
+
+
+def test_a_run_that_trains_on_outdates_the_edited_a_full_one_drops_all(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        active, edited, orphaned = edited_and_orphaned(catalog, memory.id, tmp_path)
+        finished(catalog, memory.id, "incremental")
+        assert states(catalog) == {active: "active", edited: "outdated", orphaned: "orphaned"}
+        stats = catalog.stats(memory.id)
+        assert (stats.orphaned_reflections, stats.outdated_reflections) == (1, 1)
+
+        failed = catalog.start_run(memory.id, strategy="full")
+        catalog.finish_run(failed, "failed", error="out of memory")  # forgot nothing
+        assert len(states(catalog)) == 3
+
+        finished(catalog, memory.id, "full")
+        assert states(catalog) == {active: "active"}
+        assert {r["reflection_id"] for r in catalog.db["reflection_sources"].rows} == {active}
+        stats = catalog.stats(memory.id)
+        assert (stats.orphaned_reflections, stats.outdated_reflections) == (0, 0)
+
+
+def test_outdated_reflections_leave_the_memory_ready(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        doc = save(catalog, memory.id, folder.id, "/a.txt", ["one", "two"])
+        ids = {c["text"]: c["id"] for c in catalog.chunks(doc)}
+        teach(catalog, memory.id, [ids["one"]])
+        edited = teach(catalog, memory.id, [ids["two"]])
+        catalog.db.execute("UPDATE chunks SET synthesized_at = 'then'")
+        save(catalog, memory.id, folder.id, "/a.txt", ["one"])
+        assert memory_state(memory, catalog.stats(memory.id)) == "stale"
+        finished(catalog, memory.id, "incremental")
+        stats = catalog.stats(memory.id)
+        assert (stats.orphaned_reflections, stats.outdated_reflections) == (0, 1)
+        assert memory_state(memory, stats) == "ready"
+        assert states(catalog)[edited] == "outdated"
+
+
+def test_forget_all_drops_whatever_text_is_gone(tmp_path: Path):
+    with Catalog(tmp_path / "c.db") as catalog:
+        memory = catalog.create_memory("m")
+        finished(catalog, memory.id, "incremental")  # an adapter
+        active, edited, orphaned = edited_and_orphaned(catalog, memory.id, tmp_path)
+        outdated = teach(catalog, memory.id, [])
+        catalog.db.execute("UPDATE reflections SET state = 'outdated' WHERE id = ?", [outdated])
+        catalog.forget_all(memory.id)
+        assert states(catalog) == {active: "active"}
+        assert {r["reflection_id"] for r in catalog.db["reflection_sources"].rows} == {active}
+        assert catalog.adapter(memory.id) is None
 
 
 def test_errors_keep_what_was_read_before(tmp_path: Path):

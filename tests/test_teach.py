@@ -1,5 +1,5 @@
 """Teaching end to end on real folders, the real catalog and a real (tiny) model: scan,
-reflections, training, strategies, forgetting, runs recorded, a killed teach resumed."""
+reflections, training, strategies, forgetting, edits, runs recorded, a killed teach resumed."""
 
 from __future__ import annotations
 
@@ -43,10 +43,54 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
+TOWNS = [
+    ("Aldren", "Mara Quill", "Tessel", "wool"),
+    ("Brisk", "Oren Vale", "Marrow", "salt"),
+    ("Corvane", "Ilsa Dunmore", "Pell", "amber"),
+    ("Dunhollow", "Tobias Wren", "Sable", "copper"),
+    ("Esterly", "Nadia Fenwick", "Lorn", "linen"),
+    ("Fairmoss", "Caspar Holt", "Ambry", "honey"),
+    ("Glenharrow", "Petra Lisle", "Varro", "glass"),
+    ("Hollin", "Anselm Rook", "Quell", "rope"),
+]
+
+
+@pytest.fixture
+def towns(folder: Path) -> Path:
+    """Eight notes of three sections each, beside `folder` (for its settings): a section is a
+    chunk, so an edit to one sentence changes one chunk of 24."""
+    root = folder.with_name("towns")
+    root.mkdir()
+    for i, (town, founder, river, goods) in enumerate(TOWNS):
+        (root / f"{town.lower()}.md").write_text(
+            f"# {town}\n\n## History\n\n{town} was founded by {founder} in {1700 + 13 * i}. "
+            f"The town lies on the {river} river, which floods every spring. "
+            f"{founder} built the first mill of {town} beside the river in {1705 + 13 * i}.\n\n"
+            f"## Market\n\nThe market of {town} trades in {goods}. "
+            f"It opens every {['Monday', 'Friday'][i % 2]} at dawn and closes at noon. "
+            f"Traders from the {river} valley bring {goods} to {town} by boat.\n\n"
+            f"## People\n\n{town} has {1000 + 371 * i} residents and {3 + i} schools. "
+            f"Its stone bridge over the {river} is {40 + 7 * i} metres long. "
+            f"The mayor of {town} is elected every {3 + i % 3} years.\n")
+    return root
+
+
 def teach(catalog: Catalog, runtime: ModelRuntime, strategy: str = "incremental", **kw):
     memory = catalog.memories()[0]
     return teach_memory(catalog, memory, runtime, chunker=Chunker(),
                         settings=TeachSettings(strategy=strategy, min_replay=2), **kw)
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def stale(catalog: Catalog, memory_id: int) -> list[str]:
+    """The states of the reflections whose text is gone, one per reflection."""
+    return [state for state in ("orphaned", "edited", "outdated")
+            for _ in catalog.reflections(memory_id, state)]
 
 
 def test_teach_then_change_then_forget(folder, runtime):
@@ -88,6 +132,64 @@ def test_teach_then_change_then_forget(folder, runtime):
         assert not any("Tessaly" in r.answer for r in catalog.reflections(memory.id))
         assert forgot.recall is None or "quill.md" not in {
             Path(d.path).name for d in forgot.recall.documents}
+        assert memory_state(memory, catalog.stats(memory.id)) == "ready"
+
+
+def test_an_edit_is_taught_incrementally_until_too_much_is_stale(towns, runtime):
+    with Catalog() as catalog:
+        add_paths(catalog, [towns], None)
+        first = teach(catalog, runtime)
+        memory = catalog.memories()[0]
+        assert first.strategy == "full"
+
+        replace_in(towns / "aldren.md", "trades in wool.", "trades in wool and dyed cloth.")
+        edit = teach(catalog, runtime)
+        assert edit.scan.changed == 1 and edit.strategy == "incremental"
+        full_run, edit_run = catalog.runs(memory.id)
+        assert edit_run["examples"] * 5 < full_run["examples"]  # the new ones and a replay
+        assert edit_run["new_examples"] == edit.reflections_new > 0
+        outdated = catalog.reflections(memory.id, "outdated")  # trained past, not forgotten
+        assert outdated and {r.run_id for r in outdated} == {full_run["id"]}
+        assert catalog.reflections(memory.id, "edited") == []
+        taught = [r for r in catalog.reflections(memory.id) if not r.probe]
+        assert all(r.run_id is not None for r in taught)
+        assert any("dyed cloth" in r.answer for r in taught if r.run_id == edit_run["id"])
+        stats = catalog.stats(memory.id)
+        assert stats.outdated_reflections == len(outdated)
+        assert memory_state(memory, stats) == "ready"
+
+        for town in ("brisk", "corvane", "dunhollow"):  # past the stale share: forget it all
+            path = towns / f"{town}.md"
+            path.write_text(path.read_text().replace(" the ", " that "))
+        rewrite = teach(catalog, runtime)
+        assert rewrite.strategy == "full" and rewrite.reflections_new > 0
+        assert stale(catalog, memory.id) == []  # the outdated ones too
+        assert memory_state(memory, catalog.stats(memory.id)) == "ready"
+
+
+def test_deleted_text_or_a_removed_file_retrains_in_full(towns, runtime):
+    with Catalog() as catalog:
+        add_paths(catalog, [towns], None)
+        teach(catalog, runtime)
+        memory = catalog.memories()[0]
+        # The People section is a chunk of its own: the rest of the file keeps its chunks.
+        path = towns / "brisk.md"
+        path.write_text(path.read_text().split("## People")[0].rstrip() + "\n")
+        deleted = teach(catalog, runtime)  # nothing new could overwrite what it taught
+        assert deleted.scan.changed == 1 and deleted.synthesis is not None
+        assert (deleted.synthesis.chunks, deleted.strategy) == (0, "full")
+        assert stale(catalog, memory.id) == []
+        assert not any("1371" in r.question + r.answer for r in catalog.reflections(memory.id))
+
+        replace_in(towns / "corvane.md", "trades in amber.", "trades in amber and jet.")
+        assert teach(catalog, runtime).strategy == "incremental"
+        assert catalog.reflections(memory.id, "outdated")
+        (towns / "corvane.md").unlink()  # what it taught, before and since the edit, must go
+        removed = teach(catalog, runtime)
+        assert removed.scan.removed == 1 and removed.strategy == "full"
+        assert stale(catalog, memory.id) == []
+        assert not any("Corvane" in r.question + r.answer
+                       for r in catalog.reflections(memory.id))
         assert memory_state(memory, catalog.stats(memory.id)) == "ready"
 
 
