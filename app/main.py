@@ -396,10 +396,6 @@ def dress(app: QApplication) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None:
-        from memo_mlx.blas import reexec_with_fast_blas
-
-        reexec_with_fast_blas()
     if "--self-test" in (sys.argv[1:] if argv is None else argv):  # no window: one line
         from memo_mlx.selftest import self_test
 

@@ -20,6 +20,7 @@ these modules:
 - `recall`: answering with memories: direct, the executive-memory protocol, BM25 RAG.
 - `fiction`, `scoring`, `benchmark`: the knowledge benchmark's corpus, its judge, its run.
 - `blas`: a fast BLAS for MLX's CPU backend, arranged before the process starts.
+- `launch`: the `memo` command's entry point (the BLAS first, then the heavy imports).
 - `settings`: where data lives and the defaults in `resources/settings.toml`.
 """
 

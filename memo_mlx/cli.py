@@ -120,10 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None:  # a real process start, not a test calling in
-        from .blas import reexec_with_fast_blas
-
-        reexec_with_fast_blas()
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))

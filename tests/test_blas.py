@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +37,25 @@ def test_launcher_runs_the_command_with_openblas_loaded():
         capture_output=True, text=True, check=True,
     )
     assert blas.openblas_path() in done.stdout
+
+
+@pytest.mark.parametrize("entry", ["memo_mlx.launch", "app.launch"])
+def test_entry_points_restart_before_the_heavy_imports(entry: str):
+    # The re-exec for the BLAS restarts the process: whatever was imported before it is paid
+    # for twice. The entry modules must import nothing heavy themselves.
+    code = (f"import sys, {entry}; "
+            "print(sorted(m for m in ('mlx', 'mlx_lm', 'PySide6', 'transformers', 'sqlite_utils')"
+            " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(blas.openblas_path() is None, reason="no system OpenBLAS here")
+def test_the_memo_command_runs_with_openblas():
+    memo = shutil.which("memo", path=str(Path(sys.executable).parent))
+    assert memo is not None, "the memo console script is not installed"
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # as a user starts it
+    done = subprocess.run([memo, "status", "--json"], capture_output=True, text=True, env=env,
+                          check=True)
+    assert "OpenBLAS" in json.loads(done.stdout)["model"]["blas"]
