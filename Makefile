@@ -12,7 +12,7 @@ LINUX_PACKAGES := libopenblas0-pthread libxcb-icccm4 libxcb-keysyms1 libxcb-curs
 	libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
 DEMO_QUESTION := What is the capital of France?
 
-.PHONY: setup run test lint bench bench-training bench-coldstart bench-teach-folder bench-teach \
+.PHONY: setup run test lint bench bench-decode bench-training bench-coldstart bench-teach-folder bench-teach \
 	bench-scan bench-setup screenshots package clean
 
 setup: $(STAMP)
@@ -63,6 +63,8 @@ lint: setup
 RUN_BENCH := $(BIN)/python -m memo_mlx.blas $(BIN)/python
 bench: setup
 	$(RUN_BENCH) bench/generation.py
+bench-decode: setup
+	$(RUN_BENCH) bench/decode.py
 bench-training: setup
 	$(RUN_BENCH) bench/training.py
 bench-coldstart: setup
