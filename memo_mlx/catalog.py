@@ -1087,6 +1087,15 @@ class Catalog:
                 self.db.execute(f"UPDATE reflections SET probe = 1 WHERE id IN ({marks})", batch)
         return len(chosen)
 
+    def documents_taught(self, reflection_ids: Sequence[int]) -> set[int]:
+        """The documents whose chunks these reflections were written from."""
+        found: set[int] = set()
+        for batch in _batches(list(reflection_ids)):
+            found.update(r[0] for r in self.db.execute(
+                "SELECT DISTINCT document_id FROM reflection_sources "
+                f"WHERE reflection_id IN ({_marks(batch)})", batch))
+        return found
+
     def probes(self, memory_id: int) -> list[tuple[Reflection, int, str]]:
         """The memory's active probes, each with its document's id and path, by path."""
         rows = self.db.execute(
@@ -1100,14 +1109,17 @@ class Catalog:
         return [(_reflection(row[:6]), int(row[6]), str(row[7])) for row in rows]
 
     def save_recall(
-        self, memory_id: int, run_id: int | None, results: dict[int, tuple[int, int]]
+        self, memory_id: int, run_id: int | None, results: dict[int, tuple[int, int]],
+        *, partial: bool = False,
     ) -> None:
-        """Record a whole measure of the memory: document id -> (right, asked). It replaces the
-        last one (a document whose probes all went with its old text drops out); a document
-        removed meanwhile (a scan beside the teach) is skipped."""
+        """Record a measure of the memory: document id -> (right, asked). A whole measure
+        replaces the last one (a document whose probes all went with its old text drops out);
+        a partial one replaces the scores of the documents it measured. A document removed
+        meanwhile (a scan beside the teach) is skipped."""
         with self.atomic():
             measured = now()
-            self.db.execute("DELETE FROM document_recall WHERE memory_id = ?", [memory_id])
+            if not partial:
+                self.db.execute("DELETE FROM document_recall WHERE memory_id = ?", [memory_id])
             for doc_id, (right, asked) in results.items():
                 self.db.execute(
                     "INSERT OR REPLACE INTO document_recall "

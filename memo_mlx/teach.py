@@ -187,8 +187,12 @@ def teach_memory(
         run_id = _train(catalog, memory, runtime, plan, settings, training, report,
                         tell("training"), cancel)
         if run_id is not None:
+            # A run that trained on from the adapter changed what it taught: those documents
+            # are measured again, the others spot-checked (a full retrain changed everything).
+            changed = (catalog.documents_taught([r.id for r in plan.new])
+                       if plan.strategy != "full" and report.recall is not None else None)
             report.recall = health.measure(catalog, memory, runtime, run_id=run_id,
-                                           settings=checkup, cancel=cancel)
+                                           settings=checkup, cancel=cancel, documents=changed)
     return report
 
 

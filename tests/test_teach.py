@@ -15,6 +15,7 @@ import pytest
 
 from memo_mlx.catalog import Catalog, memory_state
 from memo_mlx.chunking import Chunker
+from memo_mlx.health import HealthSettings
 from memo_mlx.cli import main
 from memo_mlx.ingest import add_paths
 from memo_mlx.runtime import ModelRuntime
@@ -165,6 +166,34 @@ def test_an_edit_is_taught_incrementally_until_too_much_is_stale(towns, runtime)
         assert rewrite.strategy == "full" and rewrite.reflections_new > 0
         assert stale(catalog, memory.id) == []  # the outdated ones too
         assert memory_state(memory, catalog.stats(memory.id)) == "ready"
+
+
+def measured_by(catalog: Catalog, memory_id: int) -> dict[str, int]:
+    """Each document's name -> the run its recall was last measured after."""
+    return {Path(path).name: run for path, run in catalog.db.execute(
+        "SELECT d.path, r.run_id FROM document_recall r JOIN documents d ON d.id = r.document_id "
+        "WHERE r.memory_id = ?", [memory_id])}
+
+
+def test_after_an_edit_its_document_is_measured_again_and_others_spot_checked(towns, runtime):
+    with Catalog() as catalog:
+        add_paths(catalog, [towns], None)
+        teach(catalog, runtime)
+        memory = catalog.memories()[0]
+        (full_run,) = catalog.runs(memory.id)
+        before = measured_by(catalog, memory.id)
+        assert len(before) == 8 and set(before.values()) == {full_run["id"]}
+
+        replace_in(towns / "aldren.md", "trades in wool.", "trades in wool and dyed cloth.")
+        edit = teach(catalog, runtime, checkup=HealthSettings(spot_checks=2))
+        assert edit.strategy == "incremental"
+        edit_run = catalog.runs(memory.id)[-1]["id"]
+        after = measured_by(catalog, memory.id)
+        again = {name for name, run in after.items() if run == edit_run}
+        # The edited note, and one other note's two probes as the spot check.
+        assert "aldren.md" in again and len(again) == 2
+        assert after.keys() == before.keys()  # the rest keep their last scores
+        assert edit.recall is not None and len(edit.recall.documents) == 8
 
 
 def test_deleted_text_or_a_removed_file_retrains_in_full(towns, runtime):
