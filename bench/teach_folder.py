@@ -11,9 +11,10 @@ sentence of one file is changed (a year moves by one) and the memory is taught a
 incremental teach, timed the same way, as a share of the full one. Peak memory is MLX's
 (`mx.get_peak_memory`) and the process's resident peak, both over the full teach.
 
-`--epochs N` trains every teach N epochs instead of the epochs the product picks from the
-data; at 100 KB the product picks its minimum, 6, for the full teach and for the incremental
-one alike, so a run with `--epochs 1` keeps the share and divides the training time by 6.
+`--epochs N` trains every teach N epochs instead of the epochs the product picks from the data
+(`[teaching] exposures`: about 600 examples seen, 6 to 30 epochs), which a CPU cannot afford at
+100 KB; the table then also shows each teach projected to the product's epochs (its measured
+training time scaled by the epochs the product would pick for that teach's examples).
 
 Writes bench/out/teach_folder.json and prints a Markdown table.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -66,6 +68,14 @@ def edit_one_file(folder: Path) -> str:
     raise SystemExit("no file with a year to change")
 
 
+def product_epochs(examples: int) -> int:
+    """The epochs `teach` picks for a run of `examples` examples (see `TeachSettings`)."""
+    from memo_mlx.teach import TeachSettings
+
+    s = TeachSettings()
+    return min(s.max_epochs, max(s.min_epochs, math.ceil(s.exposures / max(1, examples))))
+
+
 def timed_teach(catalog, memory, runtime) -> dict:
     """One teach, with the seconds of each phase (a phase ends where the next begins)."""
     from memo_mlx.chunking import Chunker
@@ -88,7 +98,9 @@ def timed_teach(catalog, memory, runtime) -> dict:
         phases[phase] = round(following - at, 2)
     phases["scan"] = round(phases["scan"] + (marks[0][1] - start if marks else end - start), 2)
     t = report.training
+    runs = catalog.runs(memory.id)
     return {
+        "examples": runs[-1]["examples"] if t and runs else 0,
         "seconds": round(end - start, 2),
         "phases": phases,
         "strategy": report.strategy,
@@ -141,6 +153,11 @@ def main() -> int:
                   f"{incremental['phases']}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if args.epochs:
+        for r in (full, incremental):
+            r["product_epochs"] = product_epochs(r["examples"])
+            r["projected_seconds"] = round(
+                r["seconds"] + r["phases"]["training"] * (r["product_epochs"] / args.epochs - 1), 1)
     share = {phase: round(incremental["phases"][phase] / full["phases"][phase], 4)
              if full["phases"][phase] else None for phase in PHASES}
     result = {
@@ -156,6 +173,9 @@ def main() -> int:
         "incremental_share": round(incremental["seconds"] / full["seconds"], 4),
         "incremental_share_by_phase": share,
     }
+    if args.epochs:
+        result["projected_incremental_share"] = round(
+            incremental["projected_seconds"] / full["projected_seconds"], 4)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"{size / 1000:.0f} KB folder, {result['model']} ({result['compute']}), "
@@ -169,6 +189,11 @@ def main() -> int:
               + f" | {r['training_steps']} | {r['reflections_total']} ({r['reflections_new']}) |")
     print(f"\nincremental / full: {result['incremental_share']:.2%}; training peak: MLX "
           f"{full['mlx_peak_gb']} GB, process {full['peak_rss_mb']} MB")
+    if args.epochs:
+        print(f"at the product's epochs ({full['product_epochs']} for the full teach's "
+              f"{full['examples']} examples, {incremental['product_epochs']} for the incremental's "
+              f"{incremental['examples']}): {full['projected_seconds']} s and "
+              f"{incremental['projected_seconds']} s, {result['projected_incremental_share']:.2%}")
     return 0
 
 
