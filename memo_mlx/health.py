@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import Catalog, Memory, RecallScore
+from .catalog import Catalog, Memory, RecallScore, Reflection
 from .scoring import recalls
 from .settings import from_section
 
@@ -79,11 +79,15 @@ def measure(
     return catalog.recall(memory.id)
 
 
-def _changed_and_spot_checks(probes: list[Any], changed: set[int], spot_checks: int) -> list[Any]:
+Probe = tuple[Reflection, int, str]  # a held-out reflection, its document's id and path
+
+
+def _changed_and_spot_checks(probes: list[Probe], changed: set[int],
+                             spot_checks: int) -> list[Probe]:
     """Every probe of the changed documents, and all the probes of as many other documents as
     `spot_checks` probes allow (a document's score is only fair over all its probes). Seeded
     by the documents, so the same teach checks the same ones."""
-    by_document: dict[int, list[Any]] = {}
+    by_document: dict[int, list[Probe]] = {}
     for probe in probes:
         by_document.setdefault(probe[1], []).append(probe)
     others = sorted(set(by_document) - changed)
@@ -92,7 +96,7 @@ def _changed_and_spot_checks(probes: list[Any], changed: set[int], spot_checks: 
     budget = spot_checks
     for document in others:
         if len(by_document[document]) > budget:
-            break
+            continue
         chosen.add(document)
         budget -= len(by_document[document])
     return [p for p in probes if p[1] in chosen]
