@@ -15,8 +15,8 @@ import pytest
 
 from memo_mlx.catalog import Catalog, memory_state
 from memo_mlx.chunking import Chunker
-from memo_mlx.health import HealthSettings
 from memo_mlx.cli import main
+from memo_mlx.health import HealthSettings
 from memo_mlx.ingest import add_paths
 from memo_mlx.runtime import ModelRuntime
 from memo_mlx.teach import TeachProgress, TeachSettings, adapter_dir, teach_memory
