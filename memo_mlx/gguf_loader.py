@@ -82,21 +82,19 @@ class GGUFInfo:
 
 def load_gguf(path: Path) -> tuple[nn.Module, TokenizerWrapper, GGUFInfo]:
     """The model (quantized as in the file), its tokenizer, and a summary of the file."""
-    types = tensor_types(path)
-    converted = types is None or not set(types.values()) <= MX_NATIVE_TYPES
-    if converted:
-        reader = _open(path)
-        meta = GGUFMetadata.of_reader(reader, path)
-    else:
-        native, metadata = _read_native(path)
-        meta = GGUFMetadata.of_mlx(metadata, path)
+    meta, native, reader = _read(path)
     arch = meta.get("general.architecture")
     if arch not in SUPPORTED_ARCHITECTURES:
         raise GGUFError(
             f"{path}: architecture {arch!r} is not supported "
             f"(supported: {', '.join(SUPPORTED_ARCHITECTURES)})"
         )
-    weights = _read_converted(reader, path) if converted else native
+    converted = reader is not None
+    if reader is not None:
+        weights = _read_converted(reader, path)
+    else:
+        assert native is not None  # `_read` gives the weights or the reader to convert them
+        weights = native
     rope_freqs = weights.pop(ROPE_FREQS, None)
     weights = {_mlx_name(k, path): v for k, v in weights.items()}
 
@@ -123,11 +121,22 @@ def load_gguf(path: Path) -> tuple[nn.Module, TokenizerWrapper, GGUFInfo]:
 
 
 def load_gguf_tokenizer(path: Path) -> TokenizerWrapper:
-    """The tokenizer alone, from the file's metadata: no tensor is read."""
-    return build_tokenizer(GGUFMetadata.of_reader(_open(path), path))
+    """The tokenizer alone, from the file's metadata."""
+    return build_tokenizer(_read(path)[0])
 
 
 # --- reading ------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> tuple[GGUFMetadata, dict[str, mx.array] | None, gguf.GGUFReader | None]:
+    """The metadata, with the weights where MLX decodes every tensor exactly (MLX reads both in
+    ~0.1 s), else with the `gguf` reader that converts them (~2 s for the metadata alone)."""
+    types = tensor_types(path)
+    if types is not None and set(types.values()) <= MX_NATIVE_TYPES:
+        weights, metadata = _read_native(path)
+        return GGUFMetadata.of_mlx(metadata, path), weights, None
+    reader = _open(path)
+    return GGUFMetadata.of_reader(reader, path), None, reader
 
 
 def _open(path: Path) -> gguf.GGUFReader:

@@ -153,8 +153,8 @@ def test_watch_takes_in_changes_until_interrupted(tiny_model_env, tmp_path):
     notes.mkdir()
     (notes / "a.txt").write_text("The Hollow Bridge was designed by Mara Quill in 1987.")
     assert main(["add", str(notes), "--no-scan"]) == 0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "memo_mlx.cli", "watch", "--json"],
+    proc = subprocess.Popen(  # faulthandler: a hang below shows where every thread waits
+        [sys.executable, "-X", "faulthandler", "-m", "memo_mlx.cli", "watch", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -172,5 +172,10 @@ def test_watch_takes_in_changes_until_interrupted(tiny_model_env, tmp_path):
         assert third["documents"]["removed"] == 1
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints each thread's stack
+            out, err = proc.communicate()
+            pytest.fail(f"memo watch did not stop within 30 s of ^C:\n{err[-8000:]}")
     assert proc.returncode == 0, err
