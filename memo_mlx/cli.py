@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -381,6 +382,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
             _progress(f"\r\x1b[K{memories.get(state.memory_id)}: {state.phase} "
                       f"{state.done}/{state.total}", end="")
 
+    # ^C or a plain `kill` stops watching (a checkpoint is kept), not a failure. Handled here
+    # rather than as KeyboardInterrupt: a watch started in the background by a script inherits
+    # SIGINT ignored, and Python then never raises it.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
     _progress("Loading the model...")
     with ModelRuntime() as runtime:
         # Watching starts before the first teach: nothing changed meanwhile is missed.
@@ -389,9 +396,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
             teacher.watch_folders()
             teacher.request_all()  # take in what changed while nobody watched
             _progress("Watching; ^C to stop.")
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            return 0  # the way to stop watching, not a failure
+            while not stop.wait(0.5):  # a timed wait: signal handlers run between the waits
+                pass
         finally:
             teacher.close()
     return 0
