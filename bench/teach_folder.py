@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import re
@@ -70,10 +69,9 @@ def edit_one_file(folder: Path) -> str:
 
 def product_epochs(examples: int) -> int:
     """The epochs `teach` picks for a run of `examples` examples (see `TeachSettings`)."""
-    from memo_mlx.teach import TeachSettings
+    from memo_mlx.teach import TeachSettings, epochs_for
 
-    s = TeachSettings()
-    return min(s.max_epochs, max(s.min_epochs, math.ceil(s.exposures / max(1, examples))))
+    return epochs_for(TeachSettings(), examples)
 
 
 def timed_teach(catalog, memory, runtime) -> dict:

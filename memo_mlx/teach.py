@@ -241,6 +241,12 @@ def _may_train_past(catalog: Catalog, memory: Memory, settings: TeachSettings,
     return sum(r.run_id is not None for r in lingering) <= settings.stale_share * len(old)
 
 
+def epochs_for(settings: TeachSettings, examples: int) -> int:
+    """Epochs from the data (`exposures`): a few passes over many pairs, more over few."""
+    return min(settings.max_epochs,
+               max(settings.min_epochs, math.ceil(settings.exposures / max(1, examples))))
+
+
 def _train(
     catalog: Catalog,
     memory: Memory,
@@ -255,10 +261,8 @@ def _train(
     """Train by `plan`; the id of the finished run, None if it was cancelled."""
     out = adapter_dir(memory)
     target = out.with_name(out.name + ".batch") if plan.strategy == "ties" else out
-    if settings.exposures:  # epochs from the data: a few passes over many pairs, more over few
-        epochs = min(settings.max_epochs, max(settings.min_epochs,
-                                              math.ceil(settings.exposures / len(plan.examples))))
-        training = replace(training, epochs=epochs)
+    if settings.exposures:
+        training = replace(training, epochs=epochs_for(settings, len(plan.examples)))
     base_name = str(runtime.loaded.result().source.location)
     examples = [Example(r.question, r.answer) for r in plan.examples]
     run_key = _digest([
