@@ -1,19 +1,25 @@
 """The knowledge benchmark: the measure of the whole product (`memo bench`).
 
-A fictional corpus (`fiction`: documents no pretrained model can know, facts that cross
-documents, questions that are not the training reflections) is taught from scratch to a new
-memory in a separate MEMO_HOME, then the same questions are answered, on the same base model,
-under each condition:
+Two corpora. "squad", the judge: real Wikipedia paragraphs with crowd workers' questions
+(`squad`), text and questions nobody here wrote. "fiction": documents no pretrained model can
+know, facts that cross documents, question kinds real text lacks (`fiction`). Either is taught
+from scratch to a new memory in a separate MEMO_HOME, then its questions (never the training
+reflections) are answered, on the same base model, under each condition:
 
 - "none": the base model alone;
-- "direct" and "protocol": the memory, asked directly or led by the executive;
+- "direct" and "protocol": the memory, asked directly or led by the executive; "auto": the
+  memory in the product's default mode (the same run as one of those two, not asked again);
 - "rag": BM25 chunks from the same catalog in the executive's context (the usual baseline);
+- "gold": the question's own passage in the executive's context, as "rag" puts chunks there:
+  the ceiling of any retrieval (real-text corpora);
 - "distractors": distractor documents are added to the memory's folders, it is taught again
   (incrementally, as a user's memory grows), and asked directly; "rag+distractors" likewise.
 
 Answers are judged by normalised contained match (`scoring.is_correct`; "I don't know" is
-right for the unanswerable ones). Reports accuracy overall and per question kind, time to
-teach, and time per answer (answers are batched as `Recall.ask_many` batches them).
+right for the unanswerable ones) and SQuAD's token F1. Reports accuracy and F1 overall and per
+question kind, answer length, time per answer (batched as `Recall.ask_many` batches them), and
+of the teach: reflections per KB, the share of source sentences some reflection asks about,
+training tokens per source token, seconds per KB.
 """
 
 from __future__ import annotations
@@ -28,9 +34,15 @@ from typing import Any
 
 from .errors import MemoError
 from .fiction import Question, make_corpus, read_questions, write_corpus
-from .scoring import is_correct
+from .scoring import covered, f1, is_correct, plain_sentences
 
-CONDITIONS = ("none", "direct", "protocol", "rag", "distractors", "rag+distractors")
+CONDITIONS = ("none", "direct", "protocol", "auto", "rag", "gold", "distractors",
+              "rag+distractors")
+CORPORA = ("fiction", "squad")
+DEFAULT_CONDITIONS = {
+    "fiction": ("none", "direct", "protocol", "rag", "distractors", "rag+distractors"),
+    "squad": ("none", "direct", "auto", "rag", "gold"),
+}
 
 
 class BenchError(MemoError):
@@ -43,7 +55,8 @@ class BenchSettings:
     seed: int = 7
     distractors: int = 12
     questions: int = 0  # 0: all of them; else the first N (a quick run)
-    conditions: tuple[str, ...] = CONDITIONS
+    conditions: tuple[str, ...] = DEFAULT_CONDITIONS["fiction"]
+    corpus: str = "fiction"  # which corpus to write when none is given
 
 
 def run_benchmark(
@@ -57,15 +70,23 @@ def run_benchmark(
     """Run the benchmark in `work` (a fresh folder: corpus, MEMO_HOME) and return its report.
 
     `corpus` is a folder as `fiction.write_corpus` writes it (docs/, distractors/,
-    questions.jsonl); default: generated from `settings`.
+    questions.jsonl); default: written for `settings.corpus`.
     """
     unknown = [c for c in settings.conditions if c not in CONDITIONS]
     if unknown:
         raise BenchError(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}")
     work.mkdir(parents=True, exist_ok=True)
+    if settings.corpus not in CORPORA:
+        raise BenchError(f"unknown corpus {settings.corpus!r}; choose from {', '.join(CORPORA)}")
     if corpus is None:
         corpus = work / "corpus"
-        write_corpus(make_corpus(settings.documents, settings.seed, settings.distractors), corpus)
+        if settings.corpus == "squad":
+            from .squad import write_squad_corpus
+
+            write_squad_corpus(corpus)
+        else:
+            write_corpus(make_corpus(settings.documents, settings.seed, settings.distractors),
+                         corpus)
     docs, extra = corpus / "docs", corpus / "distractors"
     if not docs.is_dir():
         raise BenchError(f"{corpus}: a benchmark corpus has a docs/ folder")
@@ -104,6 +125,7 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
     report: dict[str, Any] = {
         "settings": "user" if (work / "home" / "settings.toml").is_file() else "defaults",
         "corpus": {
+            "name": settings.corpus,
             "documents": sum(1 for p in docs.iterdir() if p.is_file()),
             "bytes": sum(p.stat().st_size for p in docs.iterdir() if p.is_file()),
             "distractors": sum(1 for p in extra.iterdir()) if extra.is_dir() else 0,
@@ -119,17 +141,26 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
         on_progress(f"teaching {report['corpus']['documents']} documents")
         began = time.perf_counter()
         taught = teach_memory(catalog, memory, runtime, chunker=Chunker())
-        report["teach"] = {**_teach_summary(taught), "seconds": round(time.perf_counter() - began,
-                                                                      1)}
+        seconds = time.perf_counter() - began
+        report["teach"] = {**_teach_summary(taught), "seconds": round(seconds, 1),
+                           **_teach_figures(catalog, memory, runtime, docs, seconds)}
         recall = Recall(catalog, runtime)
         report["executive_check"] = recall.executive_can_lead()[1]
         memory = catalog.memory_by_id(memory.id)
+        default = recall.resolve_mode([memory])
         for name, memories, mode in (("none", [], None), ("direct", [memory], "direct"),
                                      ("protocol", [memory], "protocol"),
-                                     ("rag", [memory], "rag")):
-            if name in wanted:
-                on_progress(f"answering: {name}")
-                report["conditions"][name] = _judge(recall, questions, memories, mode)
+                                     ("auto", [memory], default),
+                                     ("rag", [memory], "rag"), ("gold", [], "gold")):
+            if name not in wanted:
+                continue
+            if name == "auto" and default in report["conditions"]:  # the same run: not again
+                report["conditions"][name] = {**report["conditions"][default], "mode": default}
+                continue
+            on_progress(f"answering: {name}")
+            judged = (_judge_gold(recall, questions) if mode == "gold"
+                      else _judge(recall, questions, memories, mode))
+            report["conditions"][name] = {**judged, "mode": mode or "none"}
         if wanted & {"distractors", "rag+distractors"}:
             if not extra.is_dir():
                 raise BenchError(f"{extra.parent}: the distractor conditions need a "
@@ -160,6 +191,37 @@ def _teach_summary(r: Any) -> dict[str, Any]:
             "training": j["training"], "recall": j["recall"]}
 
 
+def _teach_figures(catalog: Any, memory: Any, runtime: Any, docs: Path,
+                   seconds: float) -> dict[str, Any]:
+    """What the teach made of the text: reflections per KB, the share of source sentences some
+    reflection asks about (counted by `scoring.covered`), training tokens per source token."""
+    tokenizer = runtime.loaded.result().tokenizer
+    reflections = catalog.reflections(memory.id)
+    sources = catalog.reflection_sources([r.id for r in reflections])
+    pages = sorted(p for p in docs.iterdir() if p.is_file())
+    text_bytes = sum(p.stat().st_size for p in pages)
+    sentences = covered_count = source_tokens = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        source_tokens += len(tokenizer.encode(text))
+        own = [(r.question, r.answer) for r in reflections
+               if any(Path(s).name == page.name for s in sources.get(r.id, []))]
+        split = plain_sentences(text)
+        sentences += len(split)
+        covered_count += len(covered(split, own))
+    trained = sum(run.get("tokens") or 0 for run in catalog.runs(memory.id)
+                  if run.get("status") == "done")
+    kb = max(text_bytes / 1024, 1e-9)
+    return {
+        "reflections_per_kb": round(len(reflections) / kb, 1),
+        "sentence_coverage": round(covered_count / max(sentences, 1), 3),
+        "sentences": sentences,
+        "training_tokens_per_source_token": round(trained / max(source_tokens, 1), 1),
+        "source_tokens": source_tokens,
+        "seconds_per_kb": round(seconds / kb, 1),
+    }
+
+
 def _judge(recall: Any, questions: Sequence[Question], memories: list[Any],
            mode: str | None) -> dict[str, Any]:
     began = time.perf_counter()
@@ -168,26 +230,56 @@ def _judge(recall: Any, questions: Sequence[Question], memories: list[Any],
     rows = []
     for q, a in zip(questions, answers, strict=True):
         confidence = [s.confidence for s in a.trace if s.confidence is not None]
-        rows.append({"id": q.id, "kind": q.kind, "answer": a.answer,
-                     "correct": is_correct(a.answer, q.answers),
-                     "confidence": max(confidence) if confidence else None,
+        rows.append({**_row(q, a.answer), "confidence": max(confidence) if confidence else None,
                      "sources": a.sources})
-    by_kind: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        k = by_kind.setdefault(row["kind"], {"right": 0, "asked": 0})
-        k["right"] += row["correct"]
-        k["asked"] += 1
-    for k in by_kind.values():
-        k["accuracy"] = round(k["right"] / k["asked"], 3)
-    right = sum(r["correct"] for r in rows)
-    out = {
-        "accuracy": round(right / max(len(rows), 1), 3), "right": right, "asked": len(rows),
-        "by_kind": by_kind, "seconds_per_answer": round(seconds / max(len(rows), 1), 2),
-        "answers": rows,
-    }
+    out = _summary(rows, seconds)
     if mode == "direct" and memories:
         out["min_confidence_sweep"] = confidence_sweep(rows)
     return out
+
+
+def _judge_gold(recall: Any, questions: Sequence[Question]) -> dict[str, Any]:
+    """The executive with each question's own passage, in the prompt retrieval uses."""
+    from .recall import user
+    from .settings import prompt
+
+    missing = [q.id for q in questions if not q.context]
+    if missing:
+        raise BenchError(f"the gold condition needs each question's passage; {missing[0]} "
+                         "has none (a real-text corpus has them)")
+    began = time.perf_counter()
+    replies = recall.runtime.generate_batch(
+        [user(prompt("recall-rag", context=q.context, question=q.question)) for q in questions],
+        max_tokens=recall.settings.answer_tokens).result()
+    seconds = time.perf_counter() - began
+    return _summary([_row(q, r.text.strip()) for q, r in zip(questions, replies, strict=True)],
+                    seconds)
+
+
+def _row(q: Question, answer: str) -> dict[str, Any]:
+    return {"id": q.id, "kind": q.kind, "answer": answer,
+            "correct": is_correct(answer, q.answers), "f1": round(f1(answer, q.answers), 3),
+            "words": len(answer.split())}
+
+
+def _summary(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    by_kind: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        k = by_kind.setdefault(row["kind"], {"right": 0, "asked": 0, "f1_sum": 0.0})
+        k["right"] += row["correct"]
+        k["asked"] += 1
+        k["f1_sum"] += row["f1"]
+    for k in by_kind.values():
+        k["accuracy"] = round(k["right"] / k["asked"], 3)
+        k["f1"] = round(k.pop("f1_sum") / k["asked"], 3)
+    right, n = sum(r["correct"] for r in rows), max(len(rows), 1)
+    return {
+        "accuracy": round(right / n, 3), "right": right, "asked": len(rows),
+        "f1": round(sum(r["f1"] for r in rows) / n, 3),
+        "mean_words": round(sum(r["words"] for r in rows) / n, 1),
+        "by_kind": by_kind, "seconds_per_answer": round(seconds / n, 2),
+        "answers": rows,
+    }
 
 
 def confidence_sweep(rows: Sequence[dict[str, Any]],
@@ -206,15 +298,27 @@ def confidence_sweep(rows: Sequence[dict[str, Any]],
 
 
 def table(report: dict[str, Any]) -> str:
-    """The report as a Markdown table: one row per condition."""
+    """The report as Markdown: one row per condition, then the teach's figures."""
     kinds = sorted(report["corpus"]["by_kind"])
-    lines = ["| condition | accuracy | " + " | ".join(kinds) + " | s/answer |",
-             "|---|---|" + "---|" * len(kinds) + "---|"]
+    per_kind = len(kinds) > 1
+    head = " | ".join(kinds) + " | " if per_kind else ""
+    lines = ["| condition | accuracy | F1 | words | " + head + "s/answer |",
+             "|---|---|---|---|" + ("---|" * len(kinds) if per_kind else "") + "---|"]
     for name, c in report["conditions"].items():
-        cells = [f"{c['by_kind'][k]['right']}/{c['by_kind'][k]['asked']}"
-                 if k in c["by_kind"] else "-" for k in kinds]
-        lines.append(f"| {name} | {c['right']}/{c['asked']} ({c['accuracy']:.0%}) | "
-                     + " | ".join(cells) + f" | {c['seconds_per_answer']:.2f} |")
+        cells = "".join(f"{c['by_kind'][k]['right']}/{c['by_kind'][k]['asked']} | "
+                        if k in c["by_kind"] else "- | " for k in kinds) if per_kind else ""
+        mode = f" ({c['mode']})" if name == "auto" else ""
+        lines.append(f"| {name}{mode} | {c['right']}/{c['asked']} ({c['accuracy']:.0%}) | "
+                     f"{c.get('f1', 0):.2f} | {c.get('mean_words', 0):.1f} | {cells}"
+                     f"{c['seconds_per_answer']:.2f} |")
+    t = report["teach"]
+    if "reflections_per_kb" in t:
+        lines += ["", "| teach | reflections | per KB | sentences covered | training tokens per "
+                  "source token | s/KB | seconds |", "|---|---|---|---|---|---|---|",
+                  f"| {report['corpus']['bytes'] / 1024:.1f} KB | {t['reflections']} | "
+                  f"{t['reflections_per_kb']} | {t['sentence_coverage']:.0%} of "
+                  f"{t['sentences']} | {t['training_tokens_per_source_token']} | "
+                  f"{t['seconds_per_kb']} | {t['seconds']:.0f} |"]
     return "\n".join(lines)
 
 

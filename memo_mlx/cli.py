@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .benchmark import CONDITIONS
+from .benchmark import CONDITIONS, CORPORA, DEFAULT_CONDITIONS
 from .catalog import Catalog, Memory
 from .chunking import Chunker
 from .errors import MemoError
@@ -101,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--json", action="store_true", help="a JSON line per teach (as teach)")
     watch.set_defaults(handler=cmd_watch)
 
-    bench = sub.add_parser("bench", help="the knowledge benchmark: teach a fictional corpus, "
-                                         "answer its questions with and without the memory")
+    bench = sub.add_parser("bench", help="the knowledge benchmark: teach a corpus (real "
+                                         "Wikipedia text, or fiction), answer its questions "
+                                         "with and without the memory")
     bench.add_argument("--json", action="store_true", help="print the report as one JSON object")
     bench.add_argument("--documents", type=int, default=36, metavar="N")
     bench.add_argument("--distractors", type=int, default=12, metavar="N")
@@ -111,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ask only the first N questions (default: all)")
     bench.add_argument("--condition", action="append", choices=CONDITIONS, metavar="NAME",
                        help=f"run only these (repeatable): {', '.join(CONDITIONS)}")
-    bench.add_argument("--corpus", type=Path, metavar="DIR",
-                       help="a corpus written by bench/knowledge.py (default: generate one)")
+    bench.add_argument("--corpus", default="fiction", metavar="squad|fiction|DIR",
+                       help="squad: real Wikipedia paragraphs and crowd questions (the judge); "
+                            "fiction: a generated world (default); or a corpus folder written "
+                            "by bench/knowledge.py")
     bench.add_argument("--work", type=Path, metavar="DIR",
                        help="keep the benchmark's corpus, catalog and memory here")
     bench.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON report here")
@@ -201,14 +204,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError("--documents must be at least 3; --questions and --distractors >= 0")
     if args.work is not None and args.work.exists() and any(args.work.iterdir()):
         raise UsageError(f"{args.work}: --work must be a new or empty folder")
+    named = args.corpus if args.corpus in CORPORA else None
+    folder = None if named else Path(args.corpus)
+    if folder is not None and not folder.is_dir():
+        raise UsageError(f"--corpus {args.corpus}: neither {' nor '.join(CORPORA)} nor a folder")
+    kind = named or "fiction"
     settings = BenchSettings(
         documents=args.documents, seed=args.seed, distractors=args.distractors,
-        questions=args.questions, conditions=tuple(args.condition or CONDITIONS),
+        questions=args.questions, corpus=kind,
+        conditions=tuple(args.condition or DEFAULT_CONDITIONS[kind]),
     )
     work = args.work or Path(tempfile.mkdtemp(prefix="memo-bench-"))
     began = time.perf_counter()
     try:
-        report = run_benchmark(work, settings, corpus=args.corpus,
+        report = run_benchmark(work, settings, corpus=folder,
                                on_progress=lambda m: _progress(f"bench: {m}"))
     finally:
         if args.work is None:

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 KINDS = ("paraphrase", "multihop", "reverse", "unanswerable")
+# Questions of real-text corpora (`squad`), written by people about a passage.
+REAL_KINDS = ("crowd",)
 
 # Name pools ------------------------------------------------------------------------------------
 # Invented or uncommon words; `_check_pools` (and a test) keeps them disjoint and unnested.
@@ -126,6 +128,7 @@ class Question:
     question: str
     answers: tuple[str, ...]  # accepted gold spans; () for unanswerable
     documents: tuple[str, ...]  # files holding the facts, first hop first; () for unanswerable
+    context: str = ""  # real-text corpora: the passage that answers it (the "gold" condition)
 
 
 @dataclass(frozen=True)
@@ -672,9 +675,12 @@ def _question(row: object) -> Question:
     for f in ("answers", "documents"):
         if not isinstance(row[f], list) or not all(isinstance(x, str) for x in row[f]):
             raise ValueError(f"{f} must be a list of strings")
-    if row["kind"] not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {row['kind']!r}")
+    if row["kind"] not in KINDS + REAL_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS + REAL_KINDS)}, "
+                         f"not {row['kind']!r}")
+    if not isinstance(row.get("context", ""), str):
+        raise ValueError("context must be a string")
     if (row["kind"] == "unanswerable") != (not row["answers"]):
         raise ValueError("answers must be empty exactly when the kind is unanswerable")
     return Question(row["id"], row["kind"], row["question"], tuple(row["answers"]),
-                    tuple(row["documents"]))
+                    tuple(row["documents"]), row.get("context", ""))

@@ -86,3 +86,65 @@ def recalls(prediction: str, answer: str) -> bool:
     if terms:
         return all(_contains(norm, t) for t in terms)
     return _contains(norm, normalise(answer))
+
+
+def f1(prediction: str, answers: Sequence[str]) -> float:
+    """SQuAD's token F1, best over the gold spans (normalised words, counted with repeats).
+    Unanswerable: 1.0 iff the reply declines."""
+    if not answers:
+        return float(says_unknown(prediction))
+    if says_unknown(prediction):
+        return 0.0
+    got = normalise(prediction).split()
+    best = 0.0
+    for answer in answers:
+        gold = normalise(answer).split()
+        common = sum(min(got.count(w), gold.count(w)) for w in set(gold))
+        if common:
+            p, r = common / len(got), common / len(gold)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+# Coverage is counted here, apart from the code that writes reflections (`derive`, `writer`),
+# with a plain splitter and a plain rule, so that it cannot agree with them by construction.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_LITTLE = frozenset("a an the of in on at to for by with and or is are was were be been it its "
+                    "as from that this which who what when where how did does do".split())
+
+
+def plain_sentences(text: str, min_words: int = 5) -> list[str]:
+    """The sentences of a text that can state a fact: lines and sentences of at least
+    `min_words` words, headings and code fences left out."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip().lstrip("-*•>").strip()
+        if not line or line.startswith(("#", "```")):
+            continue
+        out.extend(s for s in _SENTENCE_END.split(line) if len(s.split()) >= min_words)
+    return out
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in normalise(text).split() if w not in _LITTLE}
+
+
+def stated_in(answer: str, sentence: str) -> bool:
+    """Whether a sentence states an answer: the whole answer in it, or most of its words."""
+    norm = normalise(sentence)
+    if _contains(norm, normalise(answer)):
+        return True
+    words = _content(answer)
+    return bool(words) and len(words & set(norm.split())) >= 0.6 * len(words)
+
+
+def covered(sentences: Sequence[str], pairs: Sequence[tuple[str, str]]) -> set[int]:
+    """Which sentences (by index) some question-answer pair asks about: each pair counts for
+    the sentence that states its answer and shares most words with the pair."""
+    hit: set[int] = set()
+    for question, answer in pairs:
+        words = _content(f"{question} {answer}")
+        stating = [i for i, s in enumerate(sentences) if stated_in(answer, s)]
+        if stating:
+            hit.add(max(stating, key=lambda i: len(words & _content(sentences[i]))))
+    return hit

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memo_mlx.benchmark import CONDITIONS
+from memo_mlx.benchmark import DEFAULT_CONDITIONS
 from memo_mlx.catalog import Catalog
 from memo_mlx.cli import main
 from memo_mlx.settings import memo_home
@@ -28,7 +28,7 @@ def test_bench_reports_every_condition(tiny_model_env, tmp_path: Path, capsys):
     assert report["corpus"]["documents"] == 6 and report["corpus"]["questions"] == 10
     assert report["teach"]["reflections"] > 20 and report["teach"]["training"]["steps"] > 0
     assert report["distractor_teach"]["strategy"] == "incremental"
-    assert list(report["conditions"]) == list(CONDITIONS)
+    assert list(report["conditions"]) == list(DEFAULT_CONDITIONS["fiction"])
     for name, c in report["conditions"].items():
         assert c["asked"] == 10 and 0 <= c["right"] <= 10, name
         assert c["accuracy"] == round(c["right"] / 10, 3)
@@ -47,3 +47,33 @@ def test_bench_usage_errors(tiny_model_env, tmp_path: Path, capsys):
     (tmp_path / "full" / "x").write_text("x")
     assert main(["bench", "--work", str(tmp_path / "full")]) == 2
     assert "--work must be a new or empty folder" in capsys.readouterr().err
+
+
+def test_bench_on_real_text(tiny_model_env, tmp_path: Path, capsys):
+    """--corpus squad: Wikipedia pages taught, crowd questions judged by contained match and
+    F1, the gold passage as a condition, and the teach's figures."""
+    (memo_home() / "settings.toml").write_text(FAST)
+    assert main(["bench", "--json", "--corpus", "squad", "--questions", "6",
+                 "--work", str(tmp_path / "work")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["corpus"]["name"] == "squad" and report["corpus"]["documents"] == 8
+    assert report["corpus"]["by_kind"] == {"crowd": 6}
+    assert list(report["conditions"]) == ["none", "direct", "auto", "rag", "gold"]
+    assert report["conditions"]["auto"]["mode"] in ("direct", "protocol")
+    for name, c in report["conditions"].items():
+        assert c["asked"] == 6 and 0 <= c["f1"] <= 1 and c["mean_words"] >= 0, name
+        f1s = [a["f1"] for a in c["answers"]]
+        assert c["f1"] == round(sum(f1s) / 6, 3)
+        assert all(a["f1"] == 1.0 for a in c["answers"] if a["correct"] and
+                   a["words"] == 1), name  # a one-word right answer is the gold span itself
+    teach = report["teach"]
+    assert teach["reflections_per_kb"] > 0 and 0 < teach["sentence_coverage"] <= 1
+    assert teach["sentences"] > 100  # 32 paragraphs of Wikipedia
+    assert teach["training_tokens_per_source_token"] > 0 and teach["seconds_per_kb"] > 0
+    questions = (tmp_path / "work" / "corpus" / "questions.jsonl").read_text().splitlines()
+    assert len(questions) == 217 and '"context": "The Normans' in questions[0]
+
+
+def test_bench_corpus_must_exist(tiny_model_env, tmp_path: Path, capsys):
+    assert main(["bench", "--corpus", str(tmp_path / "nowhere")]) == 2
+    assert "neither fiction nor squad nor a folder" in capsys.readouterr().err

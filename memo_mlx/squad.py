@@ -1,0 +1,57 @@
+"""The real-text corpus of `memo bench --corpus squad`: text nobody here wrote, questions
+nobody here wrote.
+
+SQuAD v1.1 paragraphs of English Wikipedia (`bench/data/squad-dev-set.json`, CC BY-SA 4.0)
+become a folder of Markdown pages, one per article, its paragraphs in order under its title, as
+a person's folder of saved articles would be; the crowd workers' questions are asked with every
+answer they accepted, and each carries its paragraph for the "gold" condition (the passage in
+the executive's context: the ceiling of any retrieval).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .fiction import Corpus, Question, write_corpus
+
+DATA_FILE = "squad-dev-set.json"
+
+
+def data_path() -> Path:
+    """The evaluation set in a checkout (`bench/data/`)."""
+    return Path(__file__).resolve().parent.parent / "bench" / "data" / DATA_FILE
+
+
+def _file_name(title: str) -> str:
+    return re.sub(r"[^\w]+", "-", title).strip("-").lower() + ".md"
+
+
+def make_squad_corpus(data: dict[str, Any]) -> Corpus:
+    """Pages and questions from a SQuAD-shaped document (see `writer.training_examples`)."""
+    pages: dict[str, str] = {}
+    questions: list[Question] = []
+    for article in data["articles"]:
+        title = article["title"].replace("_", " ")
+        name = _file_name(title)
+        paragraphs = [p["context"].strip() for p in article["paragraphs"]]
+        pages[name] = f"# {title}\n\n" + "\n\n".join(paragraphs) + "\n"
+        for paragraph in article["paragraphs"]:
+            for q in paragraph["questions"]:
+                questions.append(Question(
+                    f"s{len(questions) + 1:03d}", "crowd", q["question"].strip(),
+                    tuple(dict.fromkeys(a.strip() for a in q["answers"])), (name,),
+                    paragraph["context"].strip(),
+                ))
+    return Corpus(pages, {}, questions)
+
+
+def write_squad_corpus(out: Path, source: Path | None = None) -> None:
+    """The corpus as `fiction.write_corpus` lays one out (docs/, questions.jsonl)."""
+    source = source or data_path()
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: the real-text corpus is not here (it comes with "
+                                "a checkout of MeMo, in bench/data/)")
+    write_corpus(make_squad_corpus(json.loads(source.read_text(encoding="utf-8"))), out)
