@@ -46,6 +46,7 @@ from typing import Any
 import sqlite_utils
 
 from .errors import MemoError
+from .scoring import normalise
 from .settings import memo_home
 
 CATALOG_FILE = "catalog.db"
@@ -120,7 +121,7 @@ class ChunkText:
 class NewReflection:
     question: str
     answer: str
-    kind: str  # the synthesis step: direct, indirect, consolidated, entity or cross
+    kind: str  # the synthesis step: direct, indirect, consolidated, entity, cross, or text
     chunk_ids: tuple[int, ...]  # the chunks it was written from
 
 
@@ -1054,12 +1055,16 @@ class Catalog:
         `min_reflections` of its own, as probes; returns how many were marked. One transaction.
 
         Only reflections never taught can be held out (a taught one is in the adapter already),
-        and only those of one document (recall is per document). The choice is a hash of the
-        question, so the same catalog always holds out the same ones."""
+        only those of one document (recall is per document), and only a second wording of a
+        fact: another reflection of the document with the same answer stays taught, so a
+        probe measures a fact the memory learned in other words and never withholds the only
+        reflection of one. The choice is a hash of the question, so the same catalog always
+        holds out the same ones."""
         with self.atomic():
             # Active reflections written from exactly one document, with that document.
             rows = self.db.execute(
-                "SELECT r.id, r.question, r.kind, r.run_id, r.probe, min(s.document_id) "
+                "SELECT r.id, r.question, r.answer, r.kind, r.run_id, r.probe, "
+                "min(s.document_id) "
                 "FROM reflections r JOIN reflection_sources s ON s.reflection_id = r.id "
                 "WHERE r.memory_id = ? AND r.state = 'active' GROUP BY r.id "
                 "HAVING count(DISTINCT s.document_id) = 1 AND count(s.document_id) = count(*)",
@@ -1067,21 +1072,31 @@ class Catalog:
             ).fetchall()
             own: dict[int, int] = {}
             probes: dict[int, int] = {}
-            candidates: dict[int, list[tuple[bool, str, int]]] = {}
-            for rid, question, kind, run_id, probe, doc_id in rows:
+            # Per document and answer: the reflections that teach it (not probes).
+            taught: dict[tuple[int, str], int] = {}
+            candidates: dict[int, list[tuple[str, int, str]]] = {}
+            for rid, question, answer, kind, run_id, probe, doc_id in rows:
                 own[doc_id] = own.get(doc_id, 0) + 1
+                fact = normalise(answer)
                 if probe:
                     probes[doc_id] = probes.get(doc_id, 0) + 1
-                elif run_id is None:
+                    continue
+                taught[doc_id, fact] = taught.get((doc_id, fact), 0) + 1
+                if run_id is None and kind in _PROBE_KINDS:
                     digest = hashlib.sha256(question.encode()).hexdigest()
-                    candidates.setdefault(doc_id, []).append(
-                        (kind not in _PROBE_KINDS, digest, rid)
-                    )
+                    candidates.setdefault(doc_id, []).append((digest, rid, fact))
             chosen: list[int] = []
             for doc_id, ranked in candidates.items():
                 room = per_document - probes.get(doc_id, 0)
-                if own[doc_id] >= min_reflections and room > 0:
-                    chosen += [rid for _, _, rid in sorted(ranked)[:room]]
+                if own[doc_id] < min_reflections:
+                    continue
+                for _, rid, fact in sorted(ranked):
+                    if room <= 0:
+                        break
+                    if taught[doc_id, fact] >= 2:  # another wording of it stays taught
+                        chosen.append(rid)
+                        taught[doc_id, fact] -= 1
+                        room -= 1
             for batch in _batches(chosen):
                 marks = ",".join("?" * len(batch))
                 self.db.execute(f"UPDATE reflections SET probe = 1 WHERE id IN ({marks})", batch)

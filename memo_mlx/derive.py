@@ -756,10 +756,16 @@ class _Reader:
         self.heading = self.outer
 
 
+_FENCED = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[^\n]*$", re.M | re.S)
+
+
 @lru_cache(maxsize=256)
 def _units_cached(text: str, context: str | None) -> tuple[_Unit, ...]:
     reader = _Reader(context)
-    lines = [ln for ln in text.split("\n") if ln.strip()]
+    # A fenced block in Markdown is code whatever else the page is: it is no prose, and it
+    # must not make the page around it look like source code (a README lost every line).
+    text = _FENCED.sub("", text)
+    lines = [ln for ln in text.split("\n") if ln.strip() and not _MD_HEADING.match(ln)]
     code = sum(1 for ln in lines if (_CODE_LINE.match(ln) or _code_like(ln))
                and _record_fields(ln.strip()) is None)
     reader.code = bool(lines) and code * 10 >= len(lines) * 4
@@ -1182,8 +1188,10 @@ class _Resolver:
     """Walks a chunk's sentences in order, replacing pronouns and "the company"-like phrases by
     the name they stand for; leaves them alone when two readings are equally likely."""
 
-    def __init__(self, names: _Names, known: set[str], seed: _Ent | None):
+    def __init__(self, names: _Names, known: set[str], seed: _Ent | None,
+                 persons_only: bool = False):
         self.names, self.known, self.seed = names, known, seed
+        self.persons_only = persons_only
         self.reset(seed)
 
     def reset(self, seed: _Ent | None) -> None:
@@ -1222,6 +1230,8 @@ class _Resolver:
             if i in inside or not t.word:
                 continue
             low = t.low
+            if self.persons_only and low not in _PERSONAL:
+                continue
             start = i == 0 or toks[i - 1].text in "\"“(:"
             ent: _Ent | None = None
             possessive = False
@@ -1329,10 +1339,14 @@ class _Resolver:
             pool.extend(e for e in sentence if e.personish)
         if self.seed is not None and self.seed.personish:
             pool.append(self.seed)
-        for ent in pool:
-            if ent.gender in (None, gender) and ent is not other:
-                return ent
-        return None
+        # Only when the referent is certain: the one person of that gender in play, or the only
+        # person at all. "She shared the prize with her husband Pierre Curie" after a sentence
+        # naming him must not become "Pierre Curie shared...": a false fact is worse than none.
+        fits = [e for e in dict.fromkeys(pool) if e.gender in (None, gender) and e is not other]
+        known = [e for e in fits if e.gender == gender]
+        if len(known) == 1:
+            return known[0]
+        return fits[0] if len(fits) == 1 else None
 
     def _thing(self, at_subject: bool, own: bool, subject: _Ent | None,
                prev: list[_Ent], before: list[_Ent]) -> _Ent | None:
@@ -1488,9 +1502,15 @@ def _anaphor_fits(word: str, ent: _Ent) -> bool:
                  or (ent.type is None and ent.name.split()[0] in _PLACE_PREFIXES)))
 
 
-def resolve_pronouns(sentences: list[str], context: str | None = None) -> list[str]:
+_PERSONAL = frozenset(("he", "she", "him", "his", "her"))
+
+
+def resolve_pronouns(sentences: list[str], context: str | None = None,
+                     persons_only: bool = False) -> list[str]:
     """`sentences` with he/she/it/they/his/her/its/their (and "the company"-like phrases) replaced
-    by the most recent compatible name; left as they are when unsure."""
+    by the most recent compatible name; left as they are when unsure. `persons_only`: only
+    he/she/him/his/her, whose referent is a person of that gender ("it" after "tidyclip
+    requires Python" is as likely the tool as the language)."""
     names = _Names()
     known = _known_caps(sentences)
     for s in sentences:
@@ -1498,7 +1518,7 @@ def resolve_pronouns(sentences: list[str], context: str | None = None) -> list[s
         for start, end, article in _name_runs(toks, known):
             names.add(_span(s, toks[start:end]), article)
     _pattern_types(sentences, names)
-    resolver = _Resolver(names, known, _seed(names, context))
+    resolver = _Resolver(names, known, _seed(names, context), persons_only)
     return [resolver.resolve(s)[0] for s in sentences]
 
 

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from . import derive
 from .catalog import Catalog, ChunkText, Memory, NewReflection
 from .errors import MemoError
+from .language import is_english
 from .settings import (
     from_section,
     keep_verdict,
@@ -43,8 +44,9 @@ from .settings import (
     prompt,
     resources_dir,
 )
+from .writer import Writer, passages_of
 
-STEPS = ("direct", "indirect", "consolidated", "entity", "cross")
+STEPS = ("direct", "indirect", "consolidated", "entity", "cross", "text")
 _PAIR = re.compile(r"^\s*Q\s*[:.)-]\s*(?P<q>.+?)\s*\n\s*A\s*[:.)-]\s*(?P<a>.+?)\s*$", re.M | re.I)
 
 Message = dict[str, str]
@@ -59,6 +61,8 @@ class SynthesisSettings:
     pairs_per_step: int = 8  # what a model is asked for per step and chunk
     related_chunks: int = 3  # partners per chunk for cross-document questions
     max_tokens: int = 512  # per model reply
+    # The learned writer (`writer`) for the bundled model; off: rules, as before it.
+    writer: bool = True
 
     @classmethod
     def from_defaults(cls) -> SynthesisSettings:
@@ -205,6 +209,7 @@ def synthesize(
     memory: Memory,
     *,
     generator: Generator | None = None,
+    writer: Writer | None = None,
     settings: SynthesisSettings | None = None,
     on_progress: Callable[[SynthesisProgress], None] | None = None,
     cancel: threading.Event | None = None,
@@ -216,9 +221,11 @@ def synthesize(
     use_model, why = (False, "no model generator")
     if generator is not None and chunks:
         use_model, why = check_generator(generator, settings)
-    writer = _ModelSteps(generator, settings) if use_model and generator else None
-    report = SynthesisReport(generator=generator.name if writer and generator else "rules",
-                             model_check=why)
+    steps = _ModelSteps(generator, settings) if use_model and generator else None
+    if not settings.writer:
+        writer = None
+    who = generator.name if steps and generator else writer.name if writer else "rules"
+    report = SynthesisReport(generator=who, model_check=why)
     for index, chunk in enumerate(chunks):
         if cancel is not None and cancel.is_set():
             report.cancelled = True
@@ -228,8 +235,8 @@ def synthesize(
             if on_progress is not None:
                 on_progress(SynthesisProgress(index, len(chunks), step, chunk.path))
 
-        reflections, names = _chunk_reflections(catalog, memory, chunk, writer, settings,
-                                                report, progress)
+        reflections, names = _chunk_reflections(catalog, memory, chunk, steps, writer,
+                                                settings, report, progress, cancel)
         if cancel is not None and cancel.is_set():  # mid-chunk: redone whole next time
             report.cancelled = True
             break
@@ -249,13 +256,14 @@ def _chunk_reflections(
     catalog: Catalog,
     memory: Memory,
     chunk: ChunkText,
-    writer: _ModelSteps | None,
+    steps: _ModelSteps | None,
+    writer: Writer | None,
     settings: SynthesisSettings,
     report: SynthesisReport,
     progress: Callable[[str], None],
+    cancel: threading.Event | None,
 ) -> tuple[list[NewReflection], list[str]]:
     context = context_of(chunk)
-    derived = derive.derive(chunk.text, context=context)
     kept: dict[str, NewReflection] = {}
 
     def keep(step: str, pairs: Sequence[tuple[str, str]], sources: tuple[int, ...]) -> int:
@@ -271,32 +279,61 @@ def _chunk_reflections(
         return added
 
     own = (chunk.id,)
+    names = derive.entities(chunk.text)
+    progress("text")
+    keep("text", passages(chunk.text, context), own)
+    # English rules and a writer trained on English questions would write templates over
+    # foreign words: another language is taught by its own text alone.
+    if not is_english(chunk.text):
+        return list(kept.values()), names
+    if writer is not None and steps is None:
+        progress("direct")
+        written = writer.write(passages_of(chunk.text, context), cancel)
+        for w in written or []:
+            keep(w.kind, [(w.question, w.answer)], own)
+        return list(kept.values()), names
+
+    derived = derive.derive(chunk.text, context=context)
     for step in ("direct", "indirect", "consolidated", "entity"):
         progress(step)
         by_rule = [(p.question, p.answer) for p in derived.get(step, [])]
-        if writer is None:
+        if steps is None:
             keep(step, by_rule, own)
             continue
-        written = writer.step(step, chunk, context, [(r.question, r.answer)
-                                                     for r in kept.values()], report)
+        written = steps.step(step, chunk, context, [(r.question, r.answer)
+                                                    for r in kept.values()], report)
         if not keep(step, written, own) and by_rule:
             report.by_rule += 1
             keep(step, by_rule, own)
 
     progress("cross")
-    names = derive.entities(chunk.text)
     partners = catalog.chunk_texts(
         catalog.related_chunks(memory.id, names, chunk.id, settings.related_chunks)
     )
     for other in partners:
-        if writer is not None:
-            written = writer.cross(chunk, context, other, report)
+        if steps is not None:
+            written = steps.cross(chunk, context, other, report)
             if keep("cross", written, (chunk.id, other.id)):
                 continue
         pairs = derive.cross_pairs([(chunk.id, chunk.text), (other.id, other.text)],
                                    contexts={chunk.id: context, other.id: context_of(other)})
         keep("cross", [(p.question, p.answer) for p, _ in pairs], (chunk.id, other.id))
     return list(kept.values()), names
+
+
+def passages(text: str, context: str, sentences_per_passage: int = 2) -> list[tuple[str, str]]:
+    """The text itself, as pairs: a few sentences at a time, each prompted by its heading and
+    first words. Trained beside the questions, the text is what a small model needs to answer
+    questions worded differently from its reflections (PLATFORM.md: mixing text and QA)."""
+    units = [u for u in derive.sentences(text) if u.strip() != context.strip()]
+    out = []
+    for start in range(0, len(units), sentences_per_passage):
+        window = " ".join(units[start:start + sentences_per_passage])
+        if len(window.split()) < 4:
+            continue
+        lead = " ".join(window.split()[:5])
+        out.append((f"{context}: {lead} …", window))
+    return out
 
 
 class _ModelSteps:

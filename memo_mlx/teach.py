@@ -42,6 +42,7 @@ from .ingest import ScanProgress, ScanReport, scan_memory
 from .settings import from_section, load_defaults, memo_home
 from .synthesis import Generator, SynthesisProgress, SynthesisReport, synthesize
 from .training import Example, TrainProgress, TrainResult, TrainSettings, train_adapter
+from .writer import Writer
 
 STRATEGIES = ("incremental", "ties", "full")
 
@@ -166,6 +167,7 @@ def teach_memory(
             report.cancelled = True
             return report
         report.synthesis = synthesize(catalog, memory, generator=generator,
+                                      writer=Writer.for_runtime(runtime),
                                       on_progress=tell("synthesis"), cancel=cancel)
         if report.synthesis.cancelled:
             report.cancelled = True

@@ -21,6 +21,7 @@ result and the record of its data and training).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from .training import Example
 ANSWER_SEPARATOR = " | "
 # An empty system turn: the chat template's default one would add 16 tokens to every prompt.
 SYSTEM = ""
+# The second wording of each question is sampled at this temperature.
+WORDING_TEMPERATURE = 0.7
 # The writer is an adapter of this model: another base model has no writer (rules then).
 BASE_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -52,6 +55,18 @@ class Passage:
 def _lead(p: Passage) -> str:
     before = f"Before: {p.before}\n" if p.before else ""
     return f"Title: {p.title}\n{before}Sentence: {p.sentence}\n"
+
+
+def passages_of(text: str, title: str) -> list[Passage]:
+    """A chunk's sentences to write about, each with the one before it, he and she replaced by
+    the person they stand for where that is certain (`derive.resolve_pronouns`): a writer shown
+    "She developed X-ray units" writes "What did she develop?", which names no one."""
+    from . import derive
+
+    units = [u for u in derive.sentences(text) if u.strip() != title.strip()]
+    resolved = derive.resolve_pronouns(units, title, persons_only=True)
+    return [Passage(title, resolved[i - 1] if i else "", s) for i, s in enumerate(resolved)
+            if len(s.split()) >= 3]
 
 
 def answers_prompt(p: Passage) -> str:
@@ -76,6 +91,265 @@ def parse_question(text: str) -> str:
     """A question reply's question: its first line, which must end in "?"."""
     line = text.strip().splitlines()[0].strip() if text.strip() else ""
     return line if line.endswith("?") else ""
+
+
+# --- teaching ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Written:
+    """A pair the writer wrote and the checks kept: `answer` is a span of `sentence`."""
+
+    question: str
+    answer: str
+    sentence: str
+    kind: str  # "entity" when the answer is a name (a reverse question), else "direct"
+
+
+class Writer:
+    """The writer at teach time: the runtime's base model with the writer adapter attached,
+    every prompt of a chunk in one batch per task."""
+
+    name = "writer"
+
+    def __init__(self, runtime: Any, adapter: Path, *, max_words: int = 12):
+        self.runtime, self.adapter, self.max_words = runtime, adapter, max_words
+
+    @classmethod
+    def for_runtime(cls, runtime: Any) -> Writer | None:
+        """The writer for the runtime's base model; None when it has none (another model)."""
+        adapter = writer_dir()
+        source = runtime.loaded.result().source
+        if Path(source.location).name != BASE_MODEL:
+            return None
+        if not (adapter / "adapters.safetensors").is_file():
+            return None
+        return cls(runtime, adapter)
+
+    def _run(self, prompts: list[str], max_tokens: int, cancel: Any,
+             temperature: float = 0.0) -> list[str] | None:
+        if not prompts:
+            return []
+        chats = [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": p}]
+                 for p in prompts]
+        replies = self.runtime.generate_batch(chats, adapter=self.adapter, max_tokens=max_tokens,
+                                              cancel=cancel, temperature=temperature).result()
+        return None if len(replies) < len(prompts) else [r.text for r in replies]
+
+    def write(self, passages: list[Passage], cancel: Any = None) -> list[Written] | None:
+        """Pairs about each passage's sentence, each checked against that sentence and its
+        title (`question_fits`, `_round_trip`), two wordings of each fact where the checks
+        keep two (a greedy question and a sampled one: a small memory answers rewordings only
+        when taught several, see PLATFORM.md); None when cancelled."""
+        prompts = [answers_prompt(p) for p in passages]
+        found = self._run(prompts, 48, cancel)
+        more = self._run(prompts, 48, cancel, temperature=WORDING_TEMPERATURE)
+        if found is None or more is None:
+            return None
+        asks = []
+        for p, *replies in zip(passages, found, more, strict=True):
+            spans = {}
+            for span in [s for r in replies for s in parse_answers(r)] + salient_spans(
+                    p.sentence):
+                kept = self._span_in(span, p.sentence)
+                if kept:
+                    spans.setdefault(kept.lower(), kept)
+            asks += [(p, span) for span in spans.values()]
+        prompts = [question_prompt(p, span) for p, span in asks]
+        first = self._run(prompts, 40, cancel)
+        second = self._run(prompts, 40, cancel, temperature=WORDING_TEMPERATURE)
+        if first is None or second is None:
+            return None
+        candidates, seen = [], set()
+        for (p, span), *replies in zip(asks, first, second, strict=True):
+            for reply in replies:
+                question = parse_question(reply)
+                answer = _trimmed(span, question)
+                key = " ".join(re.findall(r"\w+", question.lower()))
+                if not question or not answer or key in seen \
+                        or not question_fits(question, answer, f"{p.title}\n{p.sentence}"):
+                    continue
+                seen.add(key)
+                candidates.append(Written(question, answer, p.sentence,
+                                          "entity" if _is_name(answer) else "direct"))
+        return self._round_trip(candidates, cancel)
+
+    def _round_trip(self, candidates: list[Written], cancel: Any) -> list[Written] | None:
+        """The pairs whose question, put to the base model with their sentence, gets their
+        answer back. A question that fits its sentence's words but asks another relation
+        ("Who was her husband?" answered with the other man the sentence names) does not:
+        round-trip consistency, the usual filter for written questions, and it needs no
+        language of its own."""
+        from .settings import prompt
+
+        chats = [[{"role": "user", "content": prompt("check-answer", sentence=w.sentence,
+                                                     question=w.question)}]
+                 for w in candidates]
+        if not chats:
+            return []
+        replies = self.runtime.generate_batch(chats, max_tokens=24, cancel=cancel).result()
+        if len(replies) < len(chats):
+            return None
+        return [w for w, reply in zip(candidates, replies, strict=True)
+                if answers_with(reply.text, w.question, w.answer)]
+
+
+    def _span_in(self, span: str, sentence: str) -> str | None:
+        """The span as the sentence writes it, if the sentence states it: short, more than a
+        pronoun, less than the whole sentence."""
+        at = sentence.lower().find(span.lower())
+        if at < 0:
+            return None
+        span = sentence[at:at + len(span)]
+        words = span.split()
+        ok = (0 < len(words) <= self.max_words and len(span) < 0.8 * len(sentence)
+              and any(c.isalnum() for c in span) and span.lower() not in _PRONOUNS
+              and not re.search(r"['’]s?$", span))  # "Curie's": a piece of a phrase
+        return span if ok else None
+
+
+
+_MONTH_NAMES = ("January|February|March|April|May|June|July|August|September|October|"
+                "November|December")
+_SALIENT = re.compile(
+    rf"\b\d[\d,.:]*(?:\s*(?:%|(?:{_MONTH_NAMES})(?:\s+\d{{4}})?|[a-z]{{1,12}}\b))?"  # 40 minutes
+    r"|\b(?:[A-Z][\w'’-]+)(?:\s+(?:of|de|von|van|the|and)?\s*[A-Z][\w'’-]+)*"  # names
+)
+_NOT_UNITS = frozenset("to and or in of the a an at on for by from with than as is was are "
+                       "were then until".split())
+
+
+def salient_spans(sentence: str) -> list[str]:
+    """Spans a reader is likely to be asked about that the writer may have passed over:
+    numbers with their unit and runs of capitalised words, the sentence's first word
+    aside. Questions are still written (and checked) by the writer for each."""
+    out = []
+    for m in _SALIENT.finditer(sentence):
+        span = m.group().strip(" ,.")
+        if span.split()[-1] in _NOT_UNITS:
+            span = " ".join(span.split()[:-1])
+        if m.start() == 0 and " " not in span and not span[0].isdigit():
+            continue  # a capitalised first word is only the sentence's start
+        if span:
+            out.append(span)
+    return out
+
+
+def answers_with(reply: str, question: str, answer: str, within: int = 3) -> bool:
+    """Whether a reply gives `answer` as what it adds to the question: among its first
+    `within` words once the question's own words are set aside. A reader that restates the
+    whole sentence names every span of it, but only the asked one comes first."""
+    from .scoring import normalise
+
+    asked = set(normalise(question).split()) | _QUESTION_WORDS
+    said = [w for w in normalise(reply).split() if w not in asked]
+    wanted = [w for w in normalise(answer).split() if w not in asked]
+    if not wanted:
+        return False
+    n = len(wanted)
+    return any(said[i:i + n] == wanted for i in range(min(within, max(len(said) - n + 1, 0))))
+
+
+_PRONOUNS = frozenset("he she it they him her them his hers its their theirs we us you i this "
+                      "that these those which who whom".split())
+# A question with one of these leaves its subject unnamed ("What did she develop?", "What
+# day can you send me...?" of an e-mail).
+_DANGLING = frozenset("he she him his her hers they them their theirs it its you your yours "
+                      "me my mine we our ours us".split())
+_QUESTION_WORDS = frozenset("what who whom whose which when where why how did does do is are "
+                            "was were the a an of in on at to for by with from and or as that "
+                            "this be been being have has had not can could would should will "
+                            "many much".split())
+# Words a question may use that its source need not: what is asked for, not what is claimed.
+_ASKING = frozenset("name named names called call term type kind kinds sort year years date "
+                    "day month century number percent percentage amount much long old often "
+                    "people person place city country thing one ones first last type used "
+                    "use also according known".split())
+# Verbs question writers put for the source's own ("received" for "won", "located" for "is"):
+# they restate a relation, they add none.
+_RESTATING = frozenset("receive received receives awarded award win won get got gain gained "
+                       "earn earned obtain obtained locate located situated happen happened "
+                       "occur occurred take took place begin began start started consider "
+                       "considered refer referred describe described".split())
+
+
+def _stem(word: str) -> str:
+    """The four letters a word and its forms share ("marry", "married"; "die", "died")."""
+    return word[:4]
+
+
+def _is_name(span: str) -> bool:
+    words = [w for w in span.split() if w[:1].isalpha()]
+    return bool(words) and all(w[0].isupper() for w in words if len(w) > 3)
+
+
+def _trimmed(span: str, question: str) -> str:
+    """The span without the words at its ends that the question already says ("1903 Nobel
+    Prize in Physics" asked "When did she win the Nobel Prize in Physics?" is "1903")."""
+    from .scoring import normalise
+
+    asked = set(normalise(question).split())
+    words = span.split()
+    while words and (set(normalise(words[0]).split()) <= asked):
+        words.pop(0)
+    while words and (set(normalise(words[-1]).split()) <= asked):
+        words.pop()
+    return " ".join(words).strip(" ,;:")
+
+
+_MONTHS = frozenset("january february march april may june july august september october "
+                    "november december".split())
+_NUMBER_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve "
+                          "hundred thousand million billion dozen several few".split())
+
+
+def _answer_fits(words: list[str], answer: str) -> bool:
+    """Whether the answer is of the kind the question asks for: a time for "when", a count
+    for "how many", a name or noun for "who", not a bare number or time for "where"."""
+    low = answer.lower()
+    numeric = any(c.isdigit() for c in answer) or bool(set(low.split()) & _NUMBER_WORDS)
+    timely = numeric or bool(set(re.findall(r"[a-z]+", low)) & (_MONTHS | {"century",
+                                                                       "centuries", "age",
+                                                                       "era", "war", "period",
+                                                                       "dynasty", "reign"}))
+    first = words[0] if words else ""
+    if "when" in words[:3] or (first in ("what", "which") and words[1:2] == ["year"]):
+        return timely
+    if words[:2] in (["how", "many"], ["how", "much"]) or words[:2] == ["how", "long"]:
+        return numeric
+    if "where" in words[:3]:
+        return not re.fullmatch(r"[\d\s.,:%-]+", answer.strip())
+    if first in ("who", "whom", "whose"):
+        return not re.fullmatch(r"[\d\s.,:%-]+", answer.strip())
+    return True
+
+
+def question_fits(question: str, answer: str, source: str) -> bool:
+    """Whether a written question may be kept: it names its subject (no dangling pronoun),
+    does not give its answer away, asks for the kind of thing its answer is, and claims
+    nothing its source (the sentence and its title) does not say: every name, number and
+    content word of it is in the source (bar words that say what is asked for). A question
+    that adds a word ("When was she diagnosed...?" of "She died...") is a false fact in the
+    making."""
+    from .scoring import normalise
+
+    q_norm, a_norm = normalise(question), normalise(answer)
+    words = q_norm.split()
+    if not words or _DANGLING & set(words) or (a_norm and f" {a_norm} " in f" {q_norm} "):
+        return False
+    if not _answer_fits(words, answer):
+        return False
+    src_words = set(normalise(source).split())
+    src_stems = {_stem(w) for w in src_words} | {w[:n] for w in src_words for n in (2, 3)}
+    raw = re.findall(r"\d+(?:[.,:]\d+)*|[^\W\d_][\w'’-]*", question)
+    for i, word in enumerate(raw):
+        norm = normalise(word)
+        named = word[0].isdigit() or (i > 0 and word[0].isupper())
+        if norm and named and not all(part in src_words for part in norm.split()):
+            return False
+    content = [w for w in words if w not in _QUESTION_WORDS and w not in _ASKING
+               and w not in _RESTATING]
+    return all(_stem(w) in src_stems for w in content)
 
 
 # --- training data ----------------------------------------------------------------------

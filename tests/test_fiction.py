@@ -276,7 +276,8 @@ def test_write_and_read_round_trip(tmp_path: Path, corpus: Corpus):
         next(iter(corpus.documents.values()))
     lines = (out / "questions.jsonl").read_text().splitlines()
     assert len(lines) == len(corpus.questions)
-    assert set(json.loads(lines[0])) == {"id", "kind", "question", "answers", "documents"}
+    assert set(json.loads(lines[0])) == {"id", "kind", "question", "answers", "documents",
+                                         "context"}
     assert read_questions(out / "questions.jsonl") == corpus.questions
 
 

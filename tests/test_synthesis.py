@@ -52,8 +52,9 @@ def taught_folder(tmp_path: Path, tiny_q8) -> Iterator[tuple[Catalog, Path]]:
 
 
 def questions(catalog: Catalog) -> dict[str, str]:
+    """The question-answer reflections (not the text passages)."""
     memory = catalog.memories()[0]
-    return {r.question: r.answer for r in catalog.reflections(memory.id)}
+    return {r.question: r.answer for r in catalog.reflections(memory.id) if r.kind != "text"}
 
 
 def test_rules_cover_every_chunk_with_self_contained_pairs(taught_folder):
@@ -195,3 +196,29 @@ def test_parse_pairs():
 def test_the_suite_cannot_reach_the_network():
     with pytest.raises(OSError, match="network access attempted"):
         socket.create_connection(("192.0.2.1", 80), timeout=1)
+
+
+def test_the_text_itself_is_taught_beside_the_questions(taught_folder):
+    catalog, _ = taught_folder
+    memory = catalog.memories()[0]
+    report = synthesize(catalog, memory, generator=None)
+    text = [r for r in catalog.reflections(memory.id) if r.kind == "text"]
+    assert report.steps["text"].produced == len(text) == 2  # one passage of each short page
+    said = " ".join(r.answer for r in text)
+    assert "designed by Mara Quill" in said and "founded the Aldren Institute" in said
+    assert all(r.question.startswith(("The Hollow Bridge: ", "Mara Quill: ")) for r in text)
+
+
+def test_other_languages_get_no_english_templates(tmp_path: Path, tiny_q8):
+    root = tmp_path / "seiten"
+    root.mkdir()
+    (root / "tor.md").write_text(
+        "# Brandenburger Tor\n\nDas Brandenburger Tor in Berlin ist ein Triumphtor. Es wurde "
+        "von 1789 bis 1793 errichtet. Der Architekt war Carl Gotthard Langhans.\n")
+    with Catalog() as catalog:
+        memory = add_paths(catalog, [root], "seiten")
+        scan_memory(catalog, memory,
+                    Chunker(resolve_source(str(tiny_q8.path)), ChunkSettings(256, 16)))
+        synthesize(catalog, memory, generator=None)
+        kinds = {r.kind for r in catalog.reflections(memory.id)}
+        assert kinds == {"text"}  # its own text, no "What did Das Brandenburger...?"

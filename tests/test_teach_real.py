@@ -1,7 +1,7 @@
-"""The promise of the product on the real default model: after `teach`, the memory knows what a
-fictional folder says and the base model does not; its health says so per document; after a
-file is deleted and the memory re-taught, that file's facts are gone. Slow: minutes of
-training on a CPU."""
+"""The promise of the product on the real default model: after `teach`, the memory answers
+questions about a fictional folder that it was never trained on, and the base model does not;
+its health says so per document; after a file is deleted and the memory re-taught, that file's
+facts are gone. Slow: minutes of training on a CPU."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from memo_mlx.catalog import Catalog
 from memo_mlx.chunking import Chunker
 from memo_mlx.ingest import add_paths
 from memo_mlx.runtime import ModelRuntime
-from memo_mlx.scoring import key_terms, recalls
+from memo_mlx.scoring import normalise, says_unknown
 from memo_mlx.teach import adapter_dir, teach_memory
 
 # Facts no pretrained model can know.
@@ -27,8 +27,27 @@ DOCS = {
 }
 
 
-def knows(reply: str, answer: str) -> bool:
-    return bool(key_terms(answer)) and recalls(reply, answer)
+# Questions written by hand, worded apart from anything synthesis writes: the memory is asked
+# what it was never trained on (checked below), as a user would ask it.
+UNSEEN = [
+    ("Which engineer was responsible for the design of the Hollow Bridge?", "Mara Quill",
+     "bridge.md"),
+    ("In what year was the Hollow Bridge completed?", "1987", "bridge.md"),
+    ("How many metres long is the Hollow Bridge?", "412", "bridge.md"),
+    ("In which town is the Hollow Bridge?", "Port Aldren", "bridge.md"),
+    ("What was the birthplace of Mara Quill?", "Tessaly", "quill.md"),
+    ("In which year was Mara Quill born?", "1941", "quill.md"),
+    ("Which institute was founded by Mara Quill?", "Aldren Institute", "quill.md"),
+    ("What material did Mara Quill like best?", "copper", "quill.md"),
+    ("How many people live in Port Aldren?", "9000", "aldren.txt"),
+    ("Who is Port Aldren's mayor?", "Tobias Fenn", "aldren.txt"),
+    ("What is the name of Port Aldren's town festival?", "Lantern Night", "aldren.txt"),
+    ("In which month does Port Aldren hold the Lantern Night?", "October", "aldren.txt"),
+]
+
+
+def knows_fact(reply: str, fact: str) -> bool:
+    return normalise(fact) in normalise(reply) and not says_unknown(reply)
 
 
 @pytest.mark.slow
@@ -43,45 +62,41 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
         report = teach_memory(catalog, memory, runtime, chunker=Chunker())
         assert report.training is not None
         assert report.training.final_loss < 0.5, report.to_json()
-        reflections = [r for r in catalog.reflections(memory.id)
-                       if key_terms(r.answer) and not r.probe]
-        asked = reflections[:: max(1, len(reflections) // 12)][:12]
-        with_memory = base = 0
-        for r in asked:
-            messages = [{"role": "user", "content": r.question}]
-            remembered = runtime.generate(messages, max_tokens=48,
-                                          adapter=adapter_dir(memory)).result().text
-            plain = runtime.generate(messages, max_tokens=48).result().text
-            with_memory += knows(remembered, r.answer)
-            base += knows(plain, r.answer)
-            print(f"Q: {r.question}\n  expected: {r.answer}\n  memory:   {remembered!r}\n"
-                  f"  base:     {plain!r}")
-        print(f"memory {with_memory}/{len(asked)}, base {base}/{len(asked)}; "
+        trained = {normalise(r.question) for r in catalog.reflections(memory.id)}
+        assert not trained & {normalise(q) for q, _, _ in UNSEEN}  # really unseen
+
+        def ask(questions: list[str], adapter: Path | None) -> list[str]:
+            chats = [[{"role": "user", "content": q}] for q in questions]
+            return [r.text for r in runtime.generate_batch(chats, adapter=adapter,
+                                                           max_tokens=48).result()]
+
+        remembered = ask([q for q, _, _ in UNSEEN], adapter_dir(memory))
+        plain = ask([q for q, _, _ in UNSEEN], None)
+        with_memory = sum(knows_fact(r, f) for r, (_, f, _) in zip(remembered, UNSEEN,
+                                                                   strict=True))
+        base = sum(knows_fact(r, f) for r, (_, f, _) in zip(plain, UNSEEN, strict=True))
+        for (q, f, _), m, b in zip(UNSEEN, remembered, plain, strict=True):
+            print(f"Q: {q}\n  expected: {f}\n  memory:   {m!r}\n  base:     {b!r}")
+        print(f"memory {with_memory}/{len(UNSEEN)}, base {base}/{len(UNSEEN)}; "
               f"{report.training.seconds:.0f} s training")
-        assert with_memory >= 0.7 * len(asked)
-        assert base <= 0.2 * len(asked)
+        assert with_memory >= 0.6 * len(UNSEEN)
+        assert base <= 0.2 * len(UNSEEN)
 
         # Health: the held-out probes were asked, per document.
         health = catalog.recall(memory.id)
         assert health is not None and health.asked > 0, report.to_json()
         print(f"health: {health.right}/{health.asked} held-out probes")
 
-        # Forgetting: quill.md deleted, the memory re-taught without it.
-        quill = [r for r, paths in catalog.reflection_sources(
-            [r.id for r in catalog.reflections(memory.id)
-             if key_terms(r.answer) and not r.probe]).items()
-            if paths == [str(root / "quill.md")]]
-        # Facts only quill.md states: a name or number no other document has.
+        # Forgetting: quill.md deleted, the memory re-taught without it. Asked: the unseen
+        # questions of facts only quill.md states (a name or number no other document has).
         others = " ".join(t for n, t in DOCS.items() if n != "quill.md").lower()
-        facts = [r for r in catalog.reflections(memory.id) if r.id in set(quill)
-                 and any(t.lower() not in others for t in key_terms(r.answer))]
-        assert len(facts) >= 4
+        facts = [(q, f) for q, f, page in UNSEEN if page == "quill.md"
+                 and f.lower() not in others]
+        assert len(facts) >= 3
 
         def recalled() -> int:
-            replies = runtime.generate_batch(
-                [[{"role": "user", "content": r.question}] for r in facts],
-                adapter=adapter_dir(memory), max_tokens=48).result()
-            return sum(knows(reply.text, r.answer) for r, reply in zip(facts, replies, strict=True))
+            replies = ask([q for q, _ in facts], adapter_dir(memory))
+            return sum(knows_fact(r, f) for r, (_, f) in zip(replies, facts, strict=True))
 
         before = recalled()
         (root / "quill.md").unlink()
