@@ -555,11 +555,11 @@ class _Unit:
     fields: tuple[tuple[str, str], ...] = ()  # records: (key, value) in order
 
 
-def sentences(text: str) -> list[str]:
+def sentences(text: str, headings: bool = True) -> list[str]:
     """The units of `text` in order: sentences, list items, "key: value" records and heading
-    lines, each its own unit. Abbreviations (Dr., e.g., U.S.), initials (J. R.) and decimals do
-    not end a sentence."""
-    return [u.text for u in _units(text, None)]
+    lines (unless `headings` is false), each its own unit. Abbreviations (Dr., e.g., U.S.),
+    initials (J. R.) and decimals do not end a sentence."""
+    return [u.text for u in _units(text, None) if headings or u.kind != "heading"]
 
 
 def _split_sentences(paragraph: str) -> list[str]:

@@ -116,7 +116,7 @@ _LITTLE = frozenset("a an the of in on at to for by with and or is are was were 
 def plain_sentences(text: str, min_words: int = 5) -> list[str]:
     """The sentences of a text that can state a fact: lines and sentences of at least
     `min_words` words, headings and code fences left out."""
-    out = []
+    out: list[str] = []
     for line in text.splitlines():
         line = line.strip().lstrip("-*•>").strip()
         if not line or line.startswith(("#", "```")):

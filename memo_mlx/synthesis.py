@@ -288,8 +288,7 @@ def _chunk_reflections(
         return list(kept.values()), names
     if writer is not None and steps is None:
         progress("direct")
-        written = writer.write(passages_of(chunk.text, context), cancel)
-        for w in written or []:
+        for w in writer.write(passages_of(chunk.text, context), cancel) or []:
             keep(w.kind, [(w.question, w.answer)], own)
         return list(kept.values()), names
 
@@ -325,7 +324,7 @@ def passages(text: str, context: str, sentences_per_passage: int = 2) -> list[tu
     """The text itself, as pairs: a few sentences at a time, each prompted by its heading and
     first words. Trained beside the questions, the text is what a small model needs to answer
     questions worded differently from its reflections (PLATFORM.md: mixing text and QA)."""
-    units = [u for u in derive.sentences(text) if u.strip() != context.strip()]
+    units = derive.sentences(text, headings=False)
     out = []
     for start in range(0, len(units), sentences_per_passage):
         window = " ".join(units[start:start + sentences_per_passage])

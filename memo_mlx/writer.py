@@ -63,7 +63,7 @@ def passages_of(text: str, title: str) -> list[Passage]:
     "She developed X-ray units" writes "What did she develop?", which names no one."""
     from . import derive
 
-    units = [u for u in derive.sentences(text) if u.strip() != title.strip()]
+    units = derive.sentences(text, headings=False)
     resolved = derive.resolve_pronouns(units, title, persons_only=True)
     return [Passage(title, resolved[i - 1] if i else "", s) for i, s in enumerate(resolved)
             if len(s.split()) >= 3]
@@ -148,7 +148,7 @@ class Writer:
             return None
         asks = []
         for p, *replies in zip(passages, found, more, strict=True):
-            spans = {}
+            spans: dict[str, str] = {}
             for span in [s for r in replies for s in parse_answers(r)] + salient_spans(
                     p.sentence):
                 kept = self._span_in(span, p.sentence)
