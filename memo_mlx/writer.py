@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .scoring import normalise
 from .settings import resources_dir
 from .training import Example
 
@@ -239,8 +240,6 @@ def answers_with(reply: str, question: str, answer: str, within: int = 3) -> boo
     """Whether a reply gives `answer` as what it adds to the question: among its first
     `within` words once the question's own words are set aside. A reader that restates the
     whole sentence names every span of it, but only the asked one comes first."""
-    from .scoring import normalise
-
     asked = set(normalise(question).split()) | _QUESTION_WORDS
     said = [w for w in normalise(reply).split() if w not in asked]
     wanted = [w for w in normalise(answer).split() if w not in asked]
@@ -286,8 +285,6 @@ def _is_name(span: str) -> bool:
 def _trimmed(span: str, question: str) -> str:
     """The span without the words at its ends that the question already says ("1903 Nobel
     Prize in Physics" asked "When did she win the Nobel Prize in Physics?" is "1903")."""
-    from .scoring import normalise
-
     asked = set(normalise(question).split())
     words = span.split()
     while words and (set(normalise(words[0]).split()) <= asked):
@@ -331,8 +328,6 @@ def question_fits(question: str, answer: str, source: str) -> bool:
     content word of it is in the source (bar words that say what is asked for). A question
     that adds a word ("When was she diagnosed...?" of "She died...") is a false fact in the
     making."""
-    from .scoring import normalise
-
     q_norm, a_norm = normalise(question), normalise(answer)
     words = q_norm.split()
     if not words or _DANGLING & set(words) or (a_norm and f" {a_norm} " in f" {q_norm} "):
