@@ -693,9 +693,14 @@ class _Reader:
                 self.units.extend(_Unit("item", line, self.ctx) for _, line in self.table)
             self.table.clear()
 
-    def block(self, raw: list[str], more: bool) -> None:
+    def block(self, raw: list[str], more: bool, first: bool = False) -> None:
         lines = [ln.strip() for ln in raw]
-        if lines and _is_heading_line(lines[0], more):
+        # A text's short first line over more lines is its title, capitalised or not (a
+        # chunk begins with its heading path; "tidyclip" is a project's name).
+        titled = (first and len(lines) > 1 and len(lines[0].split()) <= 5
+                  and lines[0][-1] not in ".!?:;,\"'”)" and not _BULLET.match(lines[0])
+                  and _record_fields(lines[0]) is None and _table_cells(lines[0]) is None)
+        if lines and (titled or _is_heading_line(lines[0], more)):
             md = _MD_HEADING.match(lines[0])
             self.set_heading(md["title"] if md else lines[0], lines[0])
             lines = lines[1:]
@@ -765,14 +770,19 @@ def _units_cached(text: str, context: str | None) -> tuple[_Unit, ...]:
     # A fenced block in Markdown is code whatever else the page is: it is no prose, and it
     # must not make the page around it look like source code (a README lost every line).
     text = _FENCED.sub("", text)
-    lines = [ln for ln in text.split("\n") if ln.strip() and not _MD_HEADING.match(ln)]
+    blocks = [b for b in re.split(r"\n[ \t]*\n", text.strip()) if b.strip()]
+    # Headings are no evidence either way: a chunk's heading path ("tidyclip > Usage") has the
+    # ">" of code, and a README's four sections made its prose look like source.
+    lines = [ln for bi, b in enumerate(blocks)
+             for li, ln in enumerate(ln for ln in b.split("\n") if ln.strip())
+             if not _MD_HEADING.match(ln)
+             and not (li == 0 and _is_heading_line(ln.strip(), bi < len(blocks) - 1))]
     code = sum(1 for ln in lines if (_CODE_LINE.match(ln) or _code_like(ln))
                and _record_fields(ln.strip()) is None)
     reader.code = bool(lines) and code * 10 >= len(lines) * 4
-    blocks = [b for b in re.split(r"\n[ \t]*\n", text.strip()) if b.strip()]
     for bi, block in enumerate(blocks):
         lines = [ln.rstrip() for ln in block.split("\n") if ln.strip()]
-        reader.block(lines, len(lines) > 1 or bi < len(blocks) - 1)
+        reader.block(lines, len(lines) > 1 or bi < len(blocks) - 1, first=bi == 0)
     units: list[_Unit] = []
     for unit in reader.units:  # an item of several sentences: the first is the item
         parts = _split_sentences(unit.text) if unit.kind == "item" else [unit.text]

@@ -113,8 +113,9 @@ class Writer:
 
     name = "writer"
 
-    def __init__(self, runtime: Any, adapter: Path, *, max_words: int = 12):
+    def __init__(self, runtime: Any, adapter: Path, *, max_words: int = 12, wordings: int = 3):
         self.runtime, self.adapter, self.max_words = runtime, adapter, max_words
+        self.wordings = wordings  # questions written per span: one greedy, the rest sampled
 
     @classmethod
     def for_runtime(cls, runtime: Any) -> Writer | None:
@@ -128,20 +129,21 @@ class Writer:
         return cls(runtime, adapter)
 
     def _run(self, prompts: list[str], max_tokens: int, cancel: Any,
-             temperature: float = 0.0) -> list[str] | None:
+             temperature: float = 0.0, seed: int = 0) -> list[str] | None:
         if not prompts:
             return []
         chats = [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": p}]
                  for p in prompts]
         replies = self.runtime.generate_batch(chats, adapter=self.adapter, max_tokens=max_tokens,
-                                              cancel=cancel, temperature=temperature).result()
+                                              cancel=cancel, temperature=temperature,
+                                              seed=seed).result()
         return None if len(replies) < len(prompts) else [r.text for r in replies]
 
     def write(self, passages: list[Passage], cancel: Any = None) -> list[Written] | None:
         """Pairs about each passage's sentence, each checked against that sentence and its
-        title (`question_fits`, `_round_trip`), two wordings of each fact where the checks
-        keep two (a greedy question and a sampled one: a small memory answers rewordings only
-        when taught several, see PLATFORM.md); None when cancelled."""
+        title (`question_fits`, `_round_trip`), up to `wordings` of each fact (a greedy
+        question and sampled ones: a small memory answers rewordings only when taught several,
+        see PLATFORM.md); None when cancelled."""
         prompts = [answers_prompt(p) for p in passages]
         found = self._run(prompts, 48, cancel)
         more = self._run(prompts, 48, cancel, temperature=WORDING_TEMPERATURE)
@@ -157,12 +159,13 @@ class Writer:
                     spans.setdefault(kept.lower(), kept)
             asks += [(p, span) for span in spans.values()]
         prompts = [question_prompt(p, span) for p, span in asks]
-        first = self._run(prompts, 40, cancel)
-        second = self._run(prompts, 40, cancel, temperature=WORDING_TEMPERATURE)
-        if first is None or second is None:
+        wordings = [self._run(prompts, 40, cancel)] + [
+            self._run(prompts, 40, cancel, temperature=WORDING_TEMPERATURE, seed=seed)
+            for seed in range(1, self.wordings)]
+        if any(w is None for w in wordings):
             return None
         candidates, seen = [], set()
-        for (p, span), *replies in zip(asks, first, second, strict=True):
+        for (p, span), *replies in zip(asks, *wordings, strict=True):
             for reply in replies:
                 question = parse_question(reply)
                 answer = _trimmed(span, question)
@@ -255,10 +258,17 @@ _PRONOUNS = frozenset("he she it they him her them his hers its their theirs we 
 # day can you send me...?" of an e-mail).
 _DANGLING = frozenset("he she him his her hers they them their theirs it its you your yours "
                       "me my mine we our ours us".split())
+# ...bar a possessive that refers back to a subject the question names or asks for ("Who gave
+# their name to Normandy?", "When did the Normans give their name...?"). "her" may be an object
+# ("Who married her?"): it is never bound.
+_BOUND_POSSESSIVES = frozenset("his its their".split())
 _QUESTION_WORDS = frozenset("what who whom whose which when where why how did does do is are "
                             "was were the a an of in on at to for by with from and or as that "
                             "this be been being have has had not can could would should will "
-                            "many much".split())
+                            "many much into onto upon about over under after before during "
+                            "between among through within without against toward towards "
+                            "across near since until while than there some any each every "
+                            "other another such only more most very".split())
 # Words a question may use that its source need not: what is asked for, not what is claimed.
 _ASKING = frozenset("name named names called call term type kind kinds sort year years date "
                     "day month century number percent percentage amount much long old often "
@@ -272,9 +282,26 @@ _RESTATING = frozenset("receive received receives awarded award win won get got 
                        "considered refer referred describe described".split())
 
 
+# Past forms whose first four letters are not their verb's: a question asks "When did they
+# give...?" of a sentence that says "gave".
+_IRREGULAR = {past: base for base, pasts in (pair.split(":") for pair in (
+    "give:gave be:was,were,been bear:bore,born,borne become:became begin:began,begun "
+    "break:broke,broken bring:brought build:built buy:bought catch:caught choose:chose,chosen "
+    "come:came dig:dug do:did,done draw:drew drink:drank,drunk drive:drove eat:ate fall:fell "
+    "feed:fed feel:felt fight:fought find:found flee:fled fly:flew,flown freeze:froze,frozen "
+    "go:went,gone grow:grew hang:hung hide:hid hold:held keep:kept know:knew lay:laid "
+    "lead:led leave:left lend:lent light:lit lose:lost make:made meet:met pay:paid ride:rode "
+    "ring:rang rise:rose,risen run:ran say:said see:saw,seen seek:sought sell:sold send:sent "
+    "shake:shook shoot:shot sing:sang,sung sink:sank sit:sat sleep:slept speak:spoke,spoken "
+    "spend:spent spin:spun spring:sprang stand:stood steal:stole,stolen stick:stuck "
+    "strike:struck swear:swore,sworn swim:swam swing:swung take:took teach:taught tear:tore "
+    "tell:told think:thought throw:threw,thrown wake:woke wear:wore,worn weep:wept win:won "
+    "write:wrote").split()) for past in pasts.split(",")}
+
+
 def _stem(word: str) -> str:
-    """The four letters a word and its forms share ("marry", "married"; "die", "died")."""
-    return word[:4]
+    """The four letters a word and its forms share ("marry", "married"; "gave", "give")."""
+    return _IRREGULAR.get(word, word)[:4]
 
 
 def _is_name(span: str) -> bool:
@@ -321,6 +348,21 @@ def _answer_fits(words: list[str], answer: str) -> bool:
     return True
 
 
+def _dangling(question: str) -> bool:
+    """Whether a pronoun of the question has nothing in it to stand for."""
+    raw = re.findall(r"[^\W\d_][\w'’-]*", question)
+    for i, word in enumerate(raw):
+        low = word.lower()
+        if low not in _DANGLING:
+            continue
+        if low not in _BOUND_POSSESSIVES:
+            return True
+        named = any(w[:1].isupper() for w in raw[1:i])  # the first word is capitalised anyway
+        if not (named or raw[0].lower() == "who"):
+            return True
+    return False
+
+
 def question_fits(question: str, answer: str, source: str) -> bool:
     """Whether a written question may be kept: it names its subject (no dangling pronoun),
     does not give its answer away, asks for the kind of thing its answer is, and claims
@@ -330,7 +372,7 @@ def question_fits(question: str, answer: str, source: str) -> bool:
     making."""
     q_norm, a_norm = normalise(question), normalise(answer)
     words = q_norm.split()
-    if not words or _DANGLING & set(words) or (a_norm and f" {a_norm} " in f" {q_norm} "):
+    if not words or _dangling(question) or (a_norm and f" {a_norm} " in f" {q_norm} "):
         return False
     if not _answer_fits(words, answer):
         return False

@@ -366,6 +366,20 @@ def test_code_is_not_taught_as_sentences():
     assert taught and all("str" not in p.answer and "int" not in p.answer for p in taught)
 
 
+def test_a_readme_chunk_is_prose_with_inline_code():
+    # As the Chunker writes a README: the heading path over each section, a fenced block.
+    chunk = ("tidyclip\ntidyclip cleans up text copied from PDF files.\n\n"
+             "tidyclip > Installation\nInstall it from PyPI with `pip install tidyclip`.\n\n"
+             "```sh\npip install tidyclip\n```\n\n"
+             "tidyclip > Usage\nRun `tidyclip paste` to clean the clipboard.\n\n"
+             "tidyclip > Configuration\nThe `max_line_length` setting defaults to 88.")
+    assert derive.sentences(chunk, headings=False) == [
+        "tidyclip cleans up text copied from PDF files.",  # its title line is no part of it
+        "Install it from PyPI with `pip install tidyclip`.",
+        "Run `tidyclip paste` to clean the clipboard.",
+        "The `max_line_length` setting defaults to 88."]
+
+
 def test_deterministic():
     first = derived(QUILL)
     assert derived(QUILL) == first

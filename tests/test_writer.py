@@ -80,6 +80,22 @@ def test_a_question_is_kept_only_when_its_source_says_it(question, answer, kept)
     assert question_fits(question, answer, CURIE) is kept
 
 
+NORMANS = "Normans\nThe Normans gave their name to Normandy, a region in France, in the 10th century."
+
+
+@pytest.mark.parametrize("question, answer, kept", [
+    ("Who gave their name to Normandy?", "Normans", True),  # "their" is the asked-for who
+    ("When did the Normans give their name to Normandy?", "10th century", True),  # gave/give
+    ("What region did the Normans give their name to?", "Normandy", True),  # "to?" of "into"
+    ("What did they give their name to?", "Normandy", False),  # "they": nobody named
+    ("What gave its name to Normandy?", "Normans", False),  # "its" of nothing named before
+    ("Who gave her name to Normandy?", "Normans", False),  # "her" may be an object: never bound
+    ("What region did the Normans merge into?", "Normandy", False),  # "merge" is not said
+])
+def test_a_possessive_may_refer_to_what_the_question_names(question, answer, kept):
+    assert question_fits(question, answer, NORMANS) is kept
+
+
 def test_round_trip_takes_the_answer_the_reader_gives_first():
     q = "Who was Marie Curie's husband?"
     assert answers_with("Pierre Curie.", q, "Pierre Curie")
