@@ -80,7 +80,8 @@ def test_a_question_is_kept_only_when_its_source_says_it(question, answer, kept)
     assert question_fits(question, answer, CURIE) is kept
 
 
-NORMANS = "Normans\nThe Normans gave their name to Normandy, a region in France, in the 10th century."
+NORMANS = ("Normans\nThe Normans gave their name to Normandy, a region in France, in the "
+           "10th century.")
 
 
 @pytest.mark.parametrize("question, answer, kept", [
