@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .scoring import question_key
+
 KINDS = ("direct", "indirect", "consolidated", "entity", "cross")
 
 
@@ -3199,15 +3201,11 @@ def _checked(pairs: Iterable[Pair], source: str) -> list[Pair]:
             and not _dangling(p.answer) and supported(p.answer, source)]
 
 
-def _qkey(question: str) -> str:
-    return " ".join(re.findall(r"\w+", question.lower()))
-
-
 def _dedup(pairs: Iterable[Pair], seen: set[str] | None = None) -> list[Pair]:
     seen = set() if seen is None else seen
     out = []
     for p in pairs:
-        k = _qkey(p.question)
+        k = question_key(p.question)
         if k not in seen:
             seen.add(k)
             out.append(p)

@@ -41,6 +41,11 @@ def normalise(text: str) -> str:
 _UNKNOWN_NORMALISED = tuple(dict.fromkeys(normalise(p) for p in _UNKNOWN))
 
 
+def question_key(question: str) -> str:
+    """What makes two questions the same one: their words, lower-cased."""
+    return " ".join(re.findall(r"\w+", question.lower()))
+
+
 def _contains(haystack: str, needle: str) -> bool:
     """Whole-word containment of normalised texts; an empty needle is never found."""
     return bool(needle) and f" {needle} " in f" {haystack} "

@@ -36,6 +36,7 @@ from . import derive
 from .catalog import Catalog, ChunkText, Memory, NewReflection
 from .errors import MemoError
 from .language import is_english
+from .scoring import question_key
 from .settings import (
     from_section,
     keep_verdict,
@@ -189,10 +190,6 @@ def _verified(question: str, answer: str, source: str) -> bool:
             and derive.supported(answer, source))
 
 
-def _key(question: str) -> str:
-    return " ".join(re.findall(r"\w+", question.lower()))
-
-
 def configured_generator(runtime: Any, url: str | None = None,
                          model: str | None = None) -> Generator:
     """Who writes reflections: the endpoint given (`memo teach --generator`) or set in
@@ -270,10 +267,10 @@ def _chunk_reflections(
         count = report.steps[step]
         added = 0
         for question, answer in pairs:
-            if _key(question) in kept:
+            if question_key(question) in kept:
                 count.discarded += 1
                 continue
-            kept[_key(question)] = NewReflection(question, answer, step, sources)
+            kept[question_key(question)] = NewReflection(question, answer, step, sources)
             count.produced += 1
             added += 1
         return added

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .scoring import normalise
+from .scoring import normalise, question_key
 from .settings import resources_dir
 from .training import Example
 
@@ -169,7 +169,7 @@ class Writer:
             for reply in replies:
                 question = parse_question(reply)
                 answer = _trimmed(span, question)
-                key = " ".join(re.findall(r"\w+", question.lower()))
+                key = question_key(question)
                 if not question or not answer or key in seen \
                         or not question_fits(question, answer, f"{p.title}\n{p.sentence}"):
                     continue
