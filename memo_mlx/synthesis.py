@@ -11,8 +11,9 @@ model-written pair that fails gets one rewrite, then is discarded.
 A generator is a chat model: the active local base model, or any OpenAI-compatible endpoint the
 user names (LM Studio, Ollama: a bigger model, still on the machine). It is used only if it passes
 a self-check on a known passage; the bundled 135M model does not (it repeats one question and
-writes no answers), and then every step is derived from the text by rule (`derive`). Either way
-every chunk gets coverage: a step a model leaves empty is filled by rule.
+writes no answers). It has its learned writer instead (`writer`: questions per sentence, each
+answered by its sentence); any other model that fails the check gets the rules (`derive`). A
+step a model leaves empty is filled by rule. The text itself is taught beside the pairs.
 
 Resumable: a chunk's reflections, its names and its "done" mark are stored in one transaction, so
 a killed or cancelled run redoes only the chunks it had not finished. Prompts are files in
