@@ -764,6 +764,7 @@ class _Reader:
 
 
 _FENCED = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[^\n]*$", re.M | re.S)
+_QUOTED = re.compile(r"^[ \t]*(?:>[ \t]?)+(?!>)", re.M)
 
 
 @lru_cache(maxsize=256)
@@ -772,6 +773,7 @@ def _units_cached(text: str, context: str | None) -> tuple[_Unit, ...]:
     # A fenced block in Markdown is code whatever else the page is: it is no prose, and it
     # must not make the page around it look like source code (a README lost every line).
     text = _FENCED.sub("", text)
+    text = _QUOTED.sub("", text)  # an e-mail's quoted reply, a Markdown blockquote: its words
     blocks = [b for b in re.split(r"\n[ \t]*\n", text.strip()) if b.strip()]
     # Headings are no evidence either way: a chunk's heading path ("tidyclip > Usage") has the
     # ">" of code, and a README's four sections made its prose look like source.

@@ -66,8 +66,10 @@ def passages_of(text: str, title: str) -> list[Passage]:
 
     units = derive.sentences(text, headings=False)
     resolved = derive.resolve_pronouns(units, title, persons_only=True)
+    # A question in the text ("Do we have a hotel yet?") or a greeting ("Hi Aisha,") states
+    # no fact to ask about.
     return [Passage(title, resolved[i - 1] if i else "", s) for i, s in enumerate(resolved)
-            if len(s.split()) >= 3]
+            if len(s.split()) >= 3 and s.rstrip()[-1:] not in ("?", ",")]
 
 
 def answers_prompt(p: Passage) -> str:

@@ -45,6 +45,14 @@ def _page_names(text: str) -> set[str]:
     return _names(headings)
 
 
+def _full_names(sentence: str, text: str) -> set[str]:
+    """The rest of a name the sentence gives in part, as the page writes it whole ("Daniel"
+    of an e-mail from "Daniel Moreau")."""
+    own = _names(sentence)
+    runs = re.findall(r"[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+", text)
+    return {w for run in runs if _names(run) & own for w in _names(run)}
+
+
 def false_reason(question: str, answer: str, page: str, text: str) -> str | None:
     """Why a pair is false about its page, or None when the page states it."""
     sentences = plain_sentences(text, min_words=1)
@@ -61,7 +69,7 @@ def false_reason(question: str, answer: str, page: str, text: str) -> str | None
     words = set(normalise(f"{question} {answer}").split())
     best = max(stating,
                key=lambda s: len(words & set(normalise(f"{s} {referents(s)}").split())))
-    allowed = _names(best) | _page_names(text) | _names(referents(best))
+    allowed = _names(best) | _page_names(text) | _names(referents(best)) | _full_names(best, text)
     extra = {n for n in _names(question) | _names(answer)
              if n not in allowed and not any(n in a.split() for a in allowed)}
     if extra:

@@ -133,6 +133,15 @@ def test_passages_name_the_person_she_stands_for_and_nothing_else():
     assert all(p.title == "tidyclip" for p in said)
 
 
+def test_questions_greetings_and_quote_marks_are_no_facts():
+    text = ("Hi Aisha,\n\nThe hotel is the Hotel Avenida Palace. Can you send me your passport "
+            "number by Friday?\n\n> On Mon, 8 Jan 2024, Aisha wrote:\n> My talk is on "
+            "13 February at 11:30.\n")
+    assert [p.sentence for p in passages_of(text, "Lisbon trip")] == [
+        "The hotel is the Hotel Avenida Palace.",
+        "On Mon, 8 Jan 2024, Aisha wrote: My talk is on 13 February at 11:30."]
+
+
 def test_only_the_bundled_model_has_a_writer(tiny_model_env):
     with ModelRuntime() as runtime:
         assert Writer.for_runtime(runtime) is None  # rules, for a model it was not trained on
