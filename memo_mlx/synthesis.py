@@ -279,7 +279,7 @@ def _chunk_reflections(
     own = (chunk.id,)
     names = derive.entities(chunk.text)
     progress("text")
-    keep("text", passages(chunk.text, context), own)
+    keep("text", text_reflections(chunk.text, context), own)
     # English rules and a writer trained on English questions would write templates over
     # foreign words: another language is taught by its own text alone.
     if not is_english(chunk.text):
@@ -322,7 +322,8 @@ def _chunk_reflections(
     return list(kept.values()), names
 
 
-def passages(text: str, context: str, sentences_per_passage: int = 2) -> list[tuple[str, str]]:
+def text_reflections(text: str, context: str,
+                     sentences_per_passage: int = 2) -> list[tuple[str, str]]:
     """The text itself, as pairs: a few sentences at a time, each prompted by its heading and
     first words. Trained beside the questions, the text is what a small model needs to answer
     questions worded differently from its reflections (PLATFORM.md: mixing text and QA)."""
