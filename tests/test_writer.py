@@ -69,7 +69,8 @@ CURIE = "Title\nMarie Curie won the Nobel Prize in Chemistry in 1911. She died o
     ("In what year did Marie Curie win the Nobel Prize in Chemistry?", "1911", True),
     ("When did Marie Curie receive the Nobel Prize in Chemistry?", "1911", True),  # restates
     ("What did she win in 1911?", "Nobel Prize", False),  # names no one
-    ("When was Marie Curie diagnosed?", "4 July 1934", False),  # adds what is not said
+    ("When was Marie Curie diagnosed with leukaemia?", "4 July 1934", False),  # two claims
+    ("What award did Marie Curie get in 1911?", "Nobel Prize in Chemistry", True),  # one word
     ("Who won the Nobel Prize in Physics in 1911?", "Marie Curie", False),  # another name
     ("Who won the Nobel Prize in Chemistry in 1912?", "Marie Curie", False),  # another number
     ("Who won the Nobel Prize in Chemistry in 1911?", "Nobel Prize", False),  # gives it away
@@ -91,10 +92,32 @@ NORMANS = ("Normans\nThe Normans gave their name to Normandy, a region in France
     ("What did they give their name to?", "Normandy", False),  # "they": nobody named
     ("What gave its name to Normandy?", "Normans", False),  # "its" of nothing named before
     ("Who gave her name to Normandy?", "Normans", False),  # "her" may be an object: never bound
-    ("What region did the Normans merge into?", "Normandy", False),  # "merge" is not said
+    ("What region did the Normans merge into and rule?", "Normandy", False),  # not said
 ])
 def test_a_possessive_may_refer_to_what_the_question_names(question, answer, kept):
     assert question_fits(question, answer, NORMANS) is kept
+
+
+WENDMOOR = "Wendmoor\nEvery April, Wendmoor holds the Ivy Regatta."
+BEFORE = "Wendmoor is a market town on the River Tavy, where Odile Fairweather lives."
+
+
+@pytest.mark.parametrize("question, answer, kept", [
+    ("What town is home to the Ivy Regatta?", "Wendmoor", True),  # "town": the sentence before
+    ("What is the name of the town?", "Wendmoor", False),  # asks about nothing the source says
+    ("When is the Ivy Regatta in Wendmoor?", "Every April", True),
+    ("When do people race boats at the Ivy Regatta?", "Every April", False),  # two new words
+    ("Where does Odile Fairweather hold the Ivy Regatta?", "Wendmoor", False),  # a name from
+    # the sentence before is not this sentence's: it would make a false fact
+])
+def test_a_question_may_reword_but_not_invent(question, answer, kept):
+    assert question_fits(question, answer, WENDMOOR, BEFORE) is kept
+
+
+def test_a_time_may_be_an_event():
+    source = "Bakers\nDuring the Ivy Regatta, bakers sell honey bread in the square."
+    assert question_fits("When do bakers sell honey bread?", "During the Ivy Regatta", source)
+    assert not question_fits("When do bakers sell honey bread?", "honey bread", source)
 
 
 def test_round_trip_takes_the_answer_the_reader_gives_first():
