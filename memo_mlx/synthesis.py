@@ -12,8 +12,9 @@ A generator is a chat model: the active local base model, or any OpenAI-compatib
 user names (LM Studio, Ollama: a bigger model, still on the machine). It is used only if it passes
 a self-check on a known passage; the bundled 135M model does not (it repeats one question and
 writes no answers). It has its learned writer instead (`writer`: questions per sentence, each
-answered by its sentence); any other model that fails the check gets the rules (`derive`). A
-step a model leaves empty is filled by rule. The text itself is taught beside the pairs.
+answered by its sentence), with the rules' reverse and cross-document questions beside it; any
+other model that fails the check gets the rules (`derive`). A step a model leaves empty is
+filled by rule. The text itself is taught beside the pairs.
 
 Resumable: a chunk's reflections, its names and its "done" mark are stored in one transaction, so
 a killed or cancelled run redoes only the chunks it had not finished. Prompts are files in
@@ -284,18 +285,21 @@ def _chunk_reflections(
     # foreign words: another language is taught by its own text alone.
     if not is_english(chunk.text):
         return list(kept.values()), names
+    rule_steps: tuple[str, ...] = ("direct", "indirect", "consolidated", "entity")
     if writer is not None and steps is None:
         # The writer's questions are answered by their sentence, its he/she named: an answer
         # that restates the fact with its subject, as the text passages say it. Span answers
         # taught the memory fewer facts (15% against 33% contained on the real-text bench,
-        # bench/RESULTS.md), and the rules' own pairs are not all true of real documents.
+        # bench/RESULTS.md). Of the rules' steps only the reverse questions (entity) and the
+        # cross-document ones join it: the indirect and consolidated pairs join two sentences
+        # into claims the real-document judge finds neither states (tests/test_realdocs.py).
         progress("direct")
         for w in writer.write(passages_of(chunk.text, context), cancel) or []:
             keep(w.kind, [(w.question, w.sentence)], own)
-        return list(kept.values()), names
+        rule_steps = ("entity",)
 
     derived = derive.derive(chunk.text, context=context)
-    for step in ("direct", "indirect", "consolidated", "entity"):
+    for step in rule_steps:
         progress(step)
         by_rule = [(p.question, p.answer) for p in derived.get(step, [])]
         if steps is None:

@@ -148,7 +148,18 @@ def test_a_batch_answers_as_one_by_one(runtime):
     assert all(0.0 < r.confidence <= 1.0 for r in batch + single)
 
 
-def test_a_cancelled_batch_stops_between_batches(runtime):
+def test_more_chats_than_a_batch_answer_as_one_by_one(runtime):
+    # With two places in the batch, each finished reply hands its place to the next chat.
+    from memo_mlx.runtime import _generate_batch
+
+    chats = [[{"role": "user", "content": f"the {w} in the hat"}]
+             for w in ("cat", "dog", "hat", "mat", "bat")]
+    batch = runtime.submit(lambda base: _generate_batch(base, chats, 12, None, batch_size=2))
+    single = [runtime.generate(c, max_tokens=12).result(timeout=60) for c in chats]
+    assert [r.text for r in batch.result(timeout=120)] == [r.text for r in single]
+
+
+def test_a_cancelled_batch_stops(runtime):
     cancel = threading.Event()
     cancel.set()
     assert runtime.generate_batch(QUESTIONS, cancel=cancel).result(timeout=60) == []

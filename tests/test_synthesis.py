@@ -27,6 +27,7 @@ from memo_mlx.synthesis import (
     parse_pairs,
     synthesize,
 )
+from memo_mlx.writer import Passage, Written
 
 BRIDGE = (
     "# The Hollow Bridge\n\nThe Hollow Bridge in Port Aldren was designed by Mara Quill. "
@@ -86,6 +87,32 @@ def test_cross_document_pairs_cite_both_chunks(taught_folder):
     cross = [r for r in catalog.reflections(memory.id) if r.kind == "cross"]
     sources = catalog.reflection_sources([r.id for r in cross])
     assert all(len(paths) == 2 for paths in sources.values())
+
+
+class _FirstSentenceWriter:
+    """Asks one question of each page's first sentence: a stand-in for the trained writer,
+    whose own output is judged on real documents in tests/test_realdocs.py. What is tested
+    here is how synthesis joins the writer's pairs with the rules' steps."""
+
+    name = "writer"
+
+    def write(self, passages: list[Passage], cancel: object = None) -> list[Written]:
+        first = passages[0]
+        return [Written(f"What does {first.title} say?", first.title, first.sentence, "direct")]
+
+
+def test_the_writer_is_joined_by_reverse_and_cross_document_questions_only(taught_folder):
+    catalog, root = taught_folder
+    memory = catalog.memories()[0]
+    report = synthesize(catalog, memory, writer=_FirstSentenceWriter())  # type: ignore[arg-type]
+    assert report.generator == "writer"
+    pairs = questions(catalog)
+    # the writer's question is answered by its whole sentence
+    assert pairs["What does Mara Quill say?"] == "Mara Quill was born in Tessaly in 1941."
+    assert report.steps["direct"].produced == 2  # the writer's, no rule's
+    assert report.steps["entity"].produced > 0 and report.steps["cross"].produced > 0
+    # two sentences joined into one claim are left to a model that can be checked
+    assert report.steps["indirect"].produced == report.steps["consolidated"].produced == 0
 
 
 def test_only_new_chunks_are_synthesized_and_a_cancel_resumes(taught_folder, tiny_q8):
