@@ -115,8 +115,9 @@ class Writer:
 
     name = "writer"
 
-    # Two wordings: with the checks that keep one reworded word, a third bought no accuracy
-    # on the real-text bench and cost 9 minutes of its teach (bench/RESULTS.md).
+    # Two wordings: a third bought 7 of 217 questions on the real-text bench (within what one
+    # run varies) for about 14 more minutes of its teach, past the 45 the issue allows for
+    # 23 KB on a 2-core CPU (bench/RESULTS.md).
     def __init__(self, runtime: Any, adapter: Path, *, max_words: int = 12, wordings: int = 2):
         self.runtime, self.adapter, self.max_words = runtime, adapter, max_words
         self.wordings = wordings  # questions written per span: one greedy, the rest sampled
@@ -174,9 +175,9 @@ class Writer:
                 question = parse_question(reply)
                 answer = _trimmed(span, question)
                 key = question_key(question)
+                source = f"{p.title}\n{p.sentence}"
                 if not question or not answer or key in seen \
-                        or not question_fits(question, answer, f"{p.title}\n{p.sentence}",
-                                                  p.before):
+                        or not question_fits(question, answer, source, p.before):
                     continue
                 seen.add(key)
                 candidates.append(Written(question, answer, p.sentence,
