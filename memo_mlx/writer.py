@@ -276,10 +276,12 @@ _QUESTION_WORDS = frozenset("what who whom whose which when where why how did do
                             "across near since until while than there some any each every "
                             "other another such only more most very".split())
 # Words a question may use that its source need not: what is asked for, not what is claimed.
+# Not "first" or "last": "Who was the first woman to study at the University of Paris?" of a
+# sentence that says she studied there claims what it does not.
 _ASKING = frozenset("name named names called call term type kind kinds sort year years date "
                     "day month century number percent percentage amount much long old often "
-                    "people person place city country thing one ones first last type used "
-                    "use also according known".split())
+                    "people person place city country thing one ones type used use also "
+                    "according known".split())
 # Verbs question writers put for the source's own ("received" for "won", "located" for "is"):
 # they restate a relation, they add none.
 _RESTATING = frozenset("receive received receives awarded award win won get got gain gained "

@@ -167,11 +167,11 @@ def test_fact_stating_sentences_are_covered(taught: dict[str, list[Pair]]):
         got = covered(sentences, pairs)
         total, hit = total + len(sentences), hit + len(got)
         missed += [f"{page}: {s}" for i, s in enumerate(sentences) if i not in got]
-    # The aim is 0.9 (issue #15); the writer reached 24 of 45 on 2026-12-06 (it writes no
+    # The aim is 0.9 (issue #15); the writer reached 28 of 45 on 2026-12-06 (it writes no
     # question the checks keep for most instructions: a recipe's steps, a README's commands;
     # those reach the memory as text passages): this floor keeps what is reached.
     print(f"{hit}/{total} fact-stating sentences covered; missed:\n" + "\n".join(missed))
-    assert hit >= 0.4 * total, f"{hit}/{total} covered; missed:\n" + "\n".join(missed)
+    assert hit >= 0.55 * total, f"{hit}/{total} covered; missed:\n" + "\n".join(missed)
 
 
 @pytest.mark.slow

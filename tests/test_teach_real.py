@@ -27,19 +27,19 @@ DOCS = {
 }
 
 
-# Questions written by hand, worded apart from anything synthesis writes: the memory is asked
-# what it was never trained on (checked below), as a user would ask it.
+# Questions written by hand, as a user would ask them. The memory is asked only those it was
+# never trained on: synthesis may happen to write one of them word for word (checked below).
 UNSEEN = [
     ("Which engineer was responsible for the design of the Hollow Bridge?", "Mara Quill",
      "bridge.md"),
-    ("In what year was the Hollow Bridge completed?", "1987", "bridge.md"),
-    ("How many metres long is the Hollow Bridge?", "412", "bridge.md"),
-    ("In which town is the Hollow Bridge?", "Port Aldren", "bridge.md"),
+    ("The Hollow Bridge was completed in what year?", "1987", "bridge.md"),
+    ("How long is the Hollow Bridge, in metres?", "412", "bridge.md"),
+    ("The Hollow Bridge is in which town?", "Port Aldren", "bridge.md"),
     ("What was the birthplace of Mara Quill?", "Tessaly", "quill.md"),
-    ("In which year was Mara Quill born?", "1941", "quill.md"),
+    ("Mara Quill was born in what year?", "1941", "quill.md"),
     ("Which institute was founded by Mara Quill?", "Aldren Institute", "quill.md"),
     ("What material did Mara Quill like best?", "copper", "quill.md"),
-    ("How many people live in Port Aldren?", "9000", "aldren.txt"),
+    ("Port Aldren has how many inhabitants?", "9000", "aldren.txt"),
     ("Who is Port Aldren's mayor?", "Tobias Fenn", "aldren.txt"),
     ("What is the name of Port Aldren's town festival?", "Lantern Night", "aldren.txt"),
     ("In which month does Port Aldren hold the Lantern Night?", "October", "aldren.txt"),
@@ -63,24 +63,25 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
         assert report.training is not None
         assert report.training.final_loss < 0.5, report.to_json()
         trained = {normalise(r.question) for r in catalog.reflections(memory.id)}
-        assert not trained & {normalise(q) for q, _, _ in UNSEEN}  # really unseen
+        unseen = [u for u in UNSEEN if normalise(u[0]) not in trained]
+        assert len(unseen) >= 9, f"only {len(unseen)} questions left unseen"
 
         def ask(questions: list[str], adapter: Path | None) -> list[str]:
             chats = [[{"role": "user", "content": q}] for q in questions]
             return [r.text for r in runtime.generate_batch(chats, adapter=adapter,
                                                            max_tokens=48).result()]
 
-        remembered = ask([q for q, _, _ in UNSEEN], adapter_dir(memory))
-        plain = ask([q for q, _, _ in UNSEEN], None)
-        with_memory = sum(knows_fact(r, f) for r, (_, f, _) in zip(remembered, UNSEEN,
+        remembered = ask([q for q, _, _ in unseen], adapter_dir(memory))
+        plain = ask([q for q, _, _ in unseen], None)
+        with_memory = sum(knows_fact(r, f) for r, (_, f, _) in zip(remembered, unseen,
                                                                    strict=True))
-        base = sum(knows_fact(r, f) for r, (_, f, _) in zip(plain, UNSEEN, strict=True))
-        for (q, f, _), m, b in zip(UNSEEN, remembered, plain, strict=True):
+        base = sum(knows_fact(r, f) for r, (_, f, _) in zip(plain, unseen, strict=True))
+        for (q, f, _), m, b in zip(unseen, remembered, plain, strict=True):
             print(f"Q: {q}\n  expected: {f}\n  memory:   {m!r}\n  base:     {b!r}")
-        print(f"memory {with_memory}/{len(UNSEEN)}, base {base}/{len(UNSEEN)}; "
+        print(f"memory {with_memory}/{len(unseen)}, base {base}/{len(unseen)}; "
               f"{report.training.seconds:.0f} s training")
-        assert with_memory >= 0.6 * len(UNSEEN)
-        assert base <= 0.2 * len(UNSEEN)
+        assert with_memory >= 0.6 * len(unseen)
+        assert base <= 0.2 * len(unseen)
 
         # Health: the held-out probes were asked, per document.
         health = catalog.recall(memory.id)
@@ -90,7 +91,7 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
         # Forgetting: quill.md deleted, the memory re-taught without it. Asked: the unseen
         # questions of facts only quill.md states (a name or number no other document has).
         others = " ".join(t for n, t in DOCS.items() if n != "quill.md").lower()
-        facts = [(q, f) for q, f, page in UNSEEN if page == "quill.md"
+        facts = [(q, f) for q, f, page in unseen if page == "quill.md"
                  and f.lower() not in others]
         assert len(facts) >= 3
 

@@ -71,6 +71,7 @@ CURIE = "Title\nMarie Curie won the Nobel Prize in Chemistry in 1911. She died o
     ("What did she win in 1911?", "Nobel Prize", False),  # names no one
     ("When was Marie Curie diagnosed with leukaemia?", "4 July 1934", False),  # two claims
     ("What award did Marie Curie get in 1911?", "Nobel Prize in Chemistry", True),  # one word
+    ("Who was the first woman to win the Nobel Prize in Chemistry?", "Marie Curie", False),
     ("Who won the Nobel Prize in Physics in 1911?", "Marie Curie", False),  # another name
     ("Who won the Nobel Prize in Chemistry in 1912?", "Marie Curie", False),  # another number
     ("Who won the Nobel Prize in Chemistry in 1911?", "Nobel Prize", False),  # gives it away
