@@ -27,20 +27,14 @@ from memo_mlx import writer  # noqa: E402
 DEFAULT = ROOT.parent / "shared" / "data" / "squad-train-set.json"
 
 
-def cases(squad: dict, sample: int, seed: int = 0) -> list[tuple[str, str, str, str, str]]:
-    """(title, sentence before, sentence, question, answer) for each question whose answer
-    lies within one sentence."""
-    out = []
-    for article in squad["articles"]:
-        title = article["title"].replace("_", " ")
-        for paragraph in article["paragraphs"]:
-            spans = writer._sentence_spans(paragraph["context"])
-            for q in paragraph["questions"]:
-                answer, start = q["answers"][0], q["answer_start"]
-                for i, (begin, end, sentence) in enumerate(spans):
-                    if begin <= start < end and answer in sentence:
-                        out.append((title, spans[i - 1][2] if i else "", sentence,
-                                    q["question"], answer))
+def cases(squad: dict, sample: int, seed: int = 0) -> list[tuple[writer.Passage, str, str]]:
+    """(passage, question, answer) for each question whose answer lies within one sentence,
+    the sentence found as the writer's training data finds it."""
+    out = [(p, question, answer)
+           for article in squad["articles"]
+           for paragraph in article["paragraphs"]
+           for p, found in writer.asked_sentences(article["title"].replace("_", " "), paragraph)
+           for _, answer, question in found]
     random.Random(seed).shuffle(out)
     return out[:sample] if sample else out
 
@@ -51,7 +45,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=1500, help="questions (0: all)")
     args = parser.parse_args()
     rows = cases(json.loads(args.squad.read_text(encoding="utf-8")), args.sample)
-    kept = Counter(writer.question_fits(q, a, f"{t}\n{s}", before) for t, before, s, q, a in rows)
+    kept = Counter(writer.question_fits(q, a, f"{p.title}\n{p.sentence}", p.before)
+                   for p, q, a in rows)
     print(f"{args.squad.name}: {len(rows)} crowd questions; question_fits keeps "
           f"{kept[True]} ({kept[True] / len(rows):.0%})")
 

@@ -445,24 +445,31 @@ def training_examples(squad: dict[str, Any]) -> list[Example]:
     for article in squad["articles"]:
         title = article["title"].replace("_", " ")
         for paragraph in article["paragraphs"]:
-            context = paragraph["context"]
-            spans = _sentence_spans(context)
-            per_sentence: dict[int, list[tuple[int, str, str]]] = {}
-            for q in paragraph["questions"]:
-                start, answer = q.get("answer_start"), q["answers"][0]
-                if start is None:
-                    continue
-                for i, (a, b, _) in enumerate(spans):
-                    if a <= start < b and start + len(answer) <= b:
-                        per_sentence.setdefault(i, []).append((start, answer, q["question"]))
-                        break
-            for i, found in sorted(per_sentence.items()):
-                p = Passage(title, spans[i - 1][2] if i else "", spans[i][2])
+            for p, found in asked_sentences(title, paragraph):
                 answers = parse_answers(ANSWER_SEPARATOR.join(a for _, a, _ in sorted(found)))
                 examples.append(Example(answers_prompt(p), ANSWER_SEPARATOR.join(answers), SYSTEM))
                 for _, answer, question in found:
                     examples.append(Example(question_prompt(p, answer), question.strip(), SYSTEM))
     return examples
+
+
+def asked_sentences(title: str, paragraph: dict[str, Any]
+                    ) -> list[tuple[Passage, list[tuple[int, str, str]]]]:
+    """The sentences of a SQuAD paragraph its questions ask about, in order, each as the writer
+    is shown it, with the (answer start, answer, question) of each question whose answer starts
+    in it; an answer that does not lie within that sentence (it spans two) is left out."""
+    spans = _sentence_spans(paragraph["context"])
+    per_sentence: dict[int, list[tuple[int, str, str]]] = {}
+    for q in paragraph["questions"]:
+        start, answer = q.get("answer_start"), q["answers"][0]
+        if start is None:
+            continue
+        for i, (a, b, _) in enumerate(spans):
+            if a <= start < b and start + len(answer) <= b:
+                per_sentence.setdefault(i, []).append((start, answer, q["question"]))
+                break
+    return [(Passage(title, spans[i - 1][2] if i else "", spans[i][2]), found)
+            for i, found in sorted(per_sentence.items())]
 
 
 def _train(squad_path: Path, out: Path, epochs: int) -> None:
