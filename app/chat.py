@@ -30,7 +30,8 @@ from memo_mlx.recall import Answer
 # (SmolLM2: 8k tokens) holds a few exchanges with room for the answer.
 HISTORY_MESSAGES = 8
 STAGE_WORDS = {"direct": "asked", "grounding": "split", "entity": "who/what", "seek": "asked",
-               "retrieval": "found", "synthesis": "answered"}
+               "memory": "asked", "retrieval": "found", "check": "not in the passages",
+               "synthesis": "answered"}
 
 
 class ChatPane(QWidget):
@@ -41,7 +42,7 @@ class ChatPane(QWidget):
         self.engine = engine
         self.chat_id: int | None = None
         # What the transcript shows: dicts with role, content, and for replies mode, memories,
-        # trace (dicts), sources and whether the trace is expanded.
+        # trace (dicts), sources, quotes and whether the trace is expanded.
         self.entries: list[dict[str, Any]] = []
         self._answer: list[str] = []
         self._question = ""
@@ -121,7 +122,8 @@ class ChatPane(QWidget):
             for m in self.engine.catalog.messages(chat_id):
                 self.entries.append({"role": m.role, "content": m.content, "mode": m.mode,
                                      "memories": m.memories, "trace": m.trace,
-                                     "sources": m.sources, "expanded": False})
+                                     "sources": m.sources, "quotes": m.quotes,
+                                     "expanded": False})
         self._render()
 
     # --- asking -----------------------------------------------------------------------------
@@ -170,11 +172,12 @@ class ChatPane(QWidget):
         data = answer.to_json()
         entry = {"role": "assistant", "content": text, "mode": answer.mode,
                  "memories": answer.memories, "trace": data["trace"],
-                 "sources": answer.sources, "expanded": False, "stopped": stopped}
+                 "sources": answer.sources, "quotes": data["quotes"], "expanded": False,
+                 "stopped": stopped}
         if self.chat_id is not None:
             self.engine.catalog.add_message(
                 self.chat_id, "assistant", text, mode=answer.mode, memories=answer.memories,
-                trace=data["trace"], sources=answer.sources)
+                trace=data["trace"], sources=answer.sources, quotes=data["quotes"])
         self.entries.append(entry)
         self.send.setText("Send")
         self._render()
@@ -212,11 +215,18 @@ class ChatPane(QWidget):
             else:
                 stopped = " <i>(stopped)</i>" if e.get("stopped") else ""
                 parts.append(f"{self._speaker(e.get('memories') or [])}<br>{text}{stopped}</p>")
+                parts.extend(self._quote(q) for q in e.get("quotes") or [])
                 if e.get("trace") or e.get("sources"):
                     parts.append(self._trace(index, e))
         self.transcript.setHtml("".join(parts))
         self.transcript.moveCursor(QTextCursor.MoveOperation.End)
         self.transcript.ensureCursorVisible()
+
+    def _quote(self, quote: dict[str, str]) -> str:
+        """What supports an answer, with a link that opens its document."""
+        link = QUrl.fromLocalFile(quote["path"]).toString()
+        return (f"<blockquote style='color:{self._muted()}'>“{html.escape(quote['text'])}” "
+                f"— <a href='{link}'>{html.escape(Path(quote['path']).name)}</a></blockquote>")
 
     def _trace(self, index: int, e: dict[str, Any]) -> str:
         muted = self._muted()

@@ -16,10 +16,12 @@ reflections) are answered, on the same base model, under each condition:
   (incrementally, as a user's memory grows), and asked directly; "rag+distractors" likewise.
 
 Answers are judged by normalised contained match (`scoring.is_correct`; "I don't know" is
-right for the unanswerable ones) and SQuAD's token F1. Reports accuracy and F1 overall and per
-question kind, answer length, time per answer (batched as `Recall.ask_many` batches them), and
-of the teach: reflections per KB, the share of source sentences some reflection asks about,
-training tokens per source token, seconds per KB.
+right for the unanswerable ones) and SQuAD's token F1. Reports accuracy, F1 and answer length
+on the answerable questions, the share of unanswerable ones declined (abstention) and of
+answerable ones declined (false abstention), right answers per question kind, time per
+answer (batched as `Recall.ask_many` batches them), and of the teach: reflections per KB, the
+share of source sentences some reflection asks about, training tokens per source token,
+seconds per KB.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any
 
 from .errors import MemoError
 from .fiction import Question, make_corpus, read_questions, write_corpus
-from .scoring import covered, f1, is_correct, plain_sentences
+from .scoring import covered, f1, is_correct, plain_sentences, says_unknown
 
 CONDITIONS = ("none", "direct", "protocol", "auto", "rag", "gold", "distractors",
               "rag+distractors")
@@ -57,6 +59,9 @@ class BenchSettings:
     questions: int = 0  # 0: all of them; else the first N (a quick run)
     conditions: tuple[str, ...] = DEFAULT_CONDITIONS["fiction"]
     corpus: str = "fiction"  # which corpus to write when none is given
+    # Answer with the memory an earlier run taught in the same work folder, without teaching:
+    # answer modes compared on one memory, apart from the noise of teaching it again.
+    again: bool = False
 
 
 def run_benchmark(
@@ -76,6 +81,11 @@ def run_benchmark(
     if unknown:
         raise BenchError(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}")
     work.mkdir(parents=True, exist_ok=True)
+    if settings.again:
+        if not (work / "home" / "catalog.db").is_file():
+            raise BenchError(f"{work}: no earlier run taught a memory here to answer again")
+        if {"distractors", "rag+distractors"} & set(settings.conditions):
+            raise BenchError("the distractor conditions teach; answering again does not")
     if settings.corpus not in CORPORA:
         raise BenchError(f"unknown corpus {settings.corpus!r}; choose from {', '.join(CORPORA)}")
     if corpus is None:
@@ -138,12 +148,15 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
     with ModelRuntime(model) as runtime, Catalog() as catalog:
         report["model"] = runtime.loaded.result().source.name
         memory = add_paths(catalog, [docs], "bench")
-        on_progress(f"teaching {report['corpus']['documents']} documents")
-        began = time.perf_counter()
-        taught = teach_memory(catalog, memory, runtime, chunker=Chunker())
-        seconds = time.perf_counter() - began
-        report["teach"] = {**_teach_summary(taught), "seconds": round(seconds, 1),
-                           **_teach_figures(catalog, memory, runtime, docs, seconds)}
+        if settings.again:
+            report["teach"] = None
+        else:
+            on_progress(f"teaching {report['corpus']['documents']} documents")
+            began = time.perf_counter()
+            taught = teach_memory(catalog, memory, runtime, chunker=Chunker())
+            seconds = time.perf_counter() - began
+            report["teach"] = {**_teach_summary(taught), "seconds": round(seconds, 1),
+                               **_teach_figures(catalog, memory, runtime, docs, seconds)}
         recall = Recall(catalog, runtime)
         report["executive_check"] = recall.executive_can_lead()[1]
         memory = catalog.memory_by_id(memory.id)
@@ -263,6 +276,8 @@ def _row(q: Question, answer: str) -> dict[str, Any]:
 
 
 def _summary(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Accuracy, F1 and length over the answerable questions; how often the unanswerable ones
+    were declined (abstention) and the answerable ones were (false abstention)."""
     by_kind: dict[str, dict[str, Any]] = {}
     for row in rows:
         k = by_kind.setdefault(row["kind"], {"right": 0, "asked": 0, "f1_sum": 0.0})
@@ -272,12 +287,19 @@ def _summary(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     for k in by_kind.values():
         k["accuracy"] = round(k["right"] / k["asked"], 3)
         k["f1"] = round(k.pop("f1_sum") / k["asked"], 3)
-    right, n = sum(r["correct"] for r in rows), max(len(rows), 1)
+    answerable = [r for r in rows if r["kind"] != "unanswerable"]
+    unanswerable = [r for r in rows if r["kind"] == "unanswerable"]
+    right, n = sum(r["correct"] for r in answerable), max(len(answerable), 1)
+    declined = sum(says_unknown(r["answer"]) for r in answerable)
     return {
-        "accuracy": round(right / n, 3), "right": right, "asked": len(rows),
-        "f1": round(sum(r["f1"] for r in rows) / n, 3),
-        "mean_words": round(sum(r["words"] for r in rows) / n, 1),
-        "by_kind": by_kind, "seconds_per_answer": round(seconds / n, 2),
+        "accuracy": round(right / n, 3), "right": right, "asked": len(answerable),
+        "f1": round(sum(r["f1"] for r in answerable) / n, 3),
+        "mean_words": round(sum(r["words"] for r in answerable) / n, 1),
+        "abstention": (round(sum(r["correct"] for r in unanswerable) / len(unanswerable), 3)
+                       if unanswerable else None),
+        "unanswerable": len(unanswerable),
+        "false_abstention": round(declined / n, 3),
+        "by_kind": by_kind, "seconds_per_answer": round(seconds / max(len(rows), 1), 2),
         "answers": rows,
     }
 
@@ -302,16 +324,20 @@ def table(report: dict[str, Any]) -> str:
     kinds = sorted(report["corpus"]["by_kind"])
     per_kind = len(kinds) > 1
     head = " | ".join(kinds) + " | " if per_kind else ""
-    lines = ["| condition | accuracy | F1 | words | " + head + "s/answer |",
-             "|---|---|---|---|" + ("---|" * len(kinds) if per_kind else "") + "---|"]
+    lines = ["| condition | accuracy | F1 | words | abstains | false abstentions | " + head
+             + "s/answer |",
+             "|---|---|---|---|---|---|" + ("---|" * len(kinds) if per_kind else "") + "---|"]
     for name, c in report["conditions"].items():
         cells = "".join(f"{c['by_kind'][k]['right']}/{c['by_kind'][k]['asked']} | "
                         if k in c["by_kind"] else "- | " for k in kinds) if per_kind else ""
         mode = f" ({c['mode']})" if name == "auto" else ""
+        abstains = ("-" if c.get("abstention") is None
+                    else f"{c['abstention']:.0%} of {c['unanswerable']}")
         lines.append(f"| {name}{mode} | {c['right']}/{c['asked']} ({c['accuracy']:.0%}) | "
-                     f"{c.get('f1', 0):.2f} | {c.get('mean_words', 0):.1f} | {cells}"
+                     f"{c.get('f1', 0):.2f} | {c.get('mean_words', 0):.1f} | {abstains} | "
+                     f"{c.get('false_abstention', 0):.0%} | {cells}"
                      f"{c['seconds_per_answer']:.2f} |")
-    t = report["teach"]
+    t = report["teach"] or {}
     if "reflections_per_kb" in t:
         lines += ["", "| teach | reflections | per KB | sentences covered | training tokens per "
                   "source token | s/KB | seconds |", "|---|---|---|---|---|---|---|",

@@ -13,8 +13,9 @@ The data model, outermost first:
   one marks edited exactly what its vanished text taught.
 - **training_runs** and **adapters** record how each memory was taught.
 - **chats** and their **messages** keep conversations across restarts: each message with the
-  mode it was answered in, the memories that were on, the steps it took (trace) and the
-  documents it cited (sources), all shown again as they were.
+  mode it was answered in, the memories that were on, the steps it took (trace), the
+  documents it cited (sources) and what in them supports it (quotes), all shown again as they
+  were.
 - a few reflections per document are **probes**: held out of training and asked of the memory
   after each teach; **document_recall** keeps how many it got right, per document.
 - chunk texts and reflections have full-text indexes (FTS5, ranked by bm25), kept in sync by
@@ -38,7 +39,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,8 @@ class ChatMessage:
     trace: list[dict[str, Any]]  # the steps the answer took, as the app shows them
     sources: list[str]  # the documents it cites
     created_at: str
+    # What supports it: {"path", "text"}, a passage's sentence or a reflection, per document.
+    quotes: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -337,10 +340,15 @@ def _m003_app(db: sqlite_utils.Database) -> None:
     db.table("chats").create_index(["updated_at"])
 
 
+def _m004_quotes(db: sqlite_utils.Database) -> None:
+    db.table("messages").add_column("quotes", str)  # JSON: [{"path", "text"}]
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m001_initial", _m001_initial),
     ("m002_recall", _m002_recall),
     ("m003_app", _m003_app),
+    ("m004_quotes", _m004_quotes),
 ]
 
 
@@ -368,7 +376,8 @@ _CHAT_TITLE = 60  # characters of the first question that name a chat
 _MAX_CHAT_TITLE = 200
 _ROLES = ("user", "assistant")
 _MESSAGE = (  # the columns of `ChatMessage`, in its order
-    "SELECT id, chat_id, role, content, mode, memories, trace, sources, created_at FROM messages"
+    "SELECT id, chat_id, role, content, mode, memories, trace, sources, created_at, quotes "
+    "FROM messages"
 )
 
 
@@ -977,6 +986,7 @@ class Catalog:
         memories: Sequence[str] = (),
         trace: Sequence[dict[str, Any]] = (),
         sources: Sequence[str] = (),
+        quotes: Sequence[dict[str, str]] = (),
     ) -> ChatMessage:
         """Append a message to a chat and move the chat to the top of the list. A chat still
         called "New chat" is named after its first question, as the user would name it."""
@@ -991,7 +1001,7 @@ class Catalog:
             message_id = self._insert("messages", {
                 "chat_id": chat_id, "ord": order, "role": role, "content": content,
                 "mode": mode, "memories": _json(memories), "trace": _json(trace),
-                "sources": _json(sources), "created_at": created,
+                "sources": _json(sources), "quotes": _json(quotes), "created_at": created,
             })
             title = chat.title
             if title == NEW_CHAT and role == "user":
@@ -1306,10 +1316,11 @@ def _json(items: Iterable[Any]) -> str:
 
 
 def _message(row: Sequence[Any]) -> ChatMessage:
-    msg_id, chat_id, role, content, mode, memories, trace, sources, created = row
+    msg_id, chat_id, role, content, mode, memories, trace, sources, created, quotes = row
     return ChatMessage(
         msg_id, chat_id, role, content, mode, json.loads(memories or "[]"),
         json.loads(trace or "[]"), json.loads(sources or "[]"), created,
+        json.loads(quotes or "[]"),
     )
 
 

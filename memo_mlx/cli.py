@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--work", type=Path, metavar="DIR",
                        help="keep the benchmark's corpus, catalog and memory here")
     bench.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON report here")
+    bench.add_argument("--again", action="store_true",
+                       help="answer with the memory an earlier run taught in --work, without "
+                            "teaching it again (to compare answer modes on one memory)")
     bench.set_defaults(handler=cmd_bench)
     return parser
 
@@ -190,6 +193,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         write("\n")
         if answer.sources:
             _progress("Sources: " + ", ".join(answer.sources))
+        for quote in answer.quotes:
+            _progress(f'  {Path(quote.path).name}: "{quote.text}"')
         return 0
     print(json.dumps(answer.to_json(), ensure_ascii=False))
     return 0
@@ -202,7 +207,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.documents < 3 or args.questions < 0 or args.distractors < 0:
         raise UsageError("--documents must be at least 3; --questions and --distractors >= 0")
-    if args.work is not None and args.work.exists() and any(args.work.iterdir()):
+    if args.again and args.work is None:
+        raise UsageError("--again answers with the memory taught in --work: name the folder")
+    if (not args.again and args.work is not None and args.work.exists()
+            and any(args.work.iterdir())):
         raise UsageError(f"{args.work}: --work must be a new or empty folder")
     named = args.corpus if args.corpus in CORPORA else None
     folder = None if named else Path(args.corpus)
@@ -212,7 +220,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     settings = BenchSettings(
         documents=args.documents, seed=args.seed, distractors=args.distractors,
         questions=args.questions, corpus=kind,
-        conditions=tuple(args.condition or DEFAULT_CONDITIONS[kind]),
+        conditions=tuple(args.condition or DEFAULT_CONDITIONS[kind]), again=args.again,
     )
     work = args.work or Path(tempfile.mkdtemp(prefix="memo-bench-"))
     began = time.perf_counter()
@@ -229,9 +237,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(report, ensure_ascii=False))
         return 0
     c, t = report["corpus"], report["teach"]
+    taught = (f"taught in {t['seconds']:.0f} s ({t['reflections']} reflections)" if t
+              else "the memory taught before")
     print(f"{report['model']}: {c['documents']} documents ({c['bytes'] / 1024:.1f} KB), "
-          f"{c['questions']} questions; taught in {t['seconds']:.0f} s "
-          f"({t['reflections']} reflections)")
+          f"{c['questions']} questions; {taught}")
     print(table(report))
     return 0
 

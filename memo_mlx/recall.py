@@ -14,11 +14,16 @@ memory's adapter attached (`runtime` swaps them without reloading). Modes:
   writes the answer from the notes.
 - "rag": the baseline everybody ships. The chunks BM25 ranks first (SQLite FTS5 over the
   memories' text) go into the executive's context.
+- "combined": memory and passages together. Each memory answers first; the passage that states
+  what it recalled joins those the question's words find; the executive answers from the
+  passages with the memory's note beside them, the note left out when no passage states it.
 - "auto": protocol when the executive passes a self-check on its two jobs (splitting a
   question, answering from notes), else direct. The verdict is kept per model in MEMO_HOME.
 
 Every answer carries its trace (which memory was asked what, and what it said) and the source
-documents of the reflections that taught what was used. `ask_many` answers a list of
+documents of the reflections that taught what was used. When nothing answers, the answer says
+so in one sentence that names what was searched; an answer Stop cut short is "cancelled", with
+what was said so far, never "I don't know". `ask_many` answers a list of
 questions stage by stage in batches, for the benchmark and memory health.
 """
 
@@ -36,12 +41,12 @@ from string import Template
 from typing import Any
 
 from . import derive
-from .catalog import Catalog, Memory
+from .catalog import Catalog, ChunkText, Memory, Reflection
 from .errors import MemoError
-from .scoring import says_unknown
+from .scoring import content_words, plain_sentences, says_unknown, stated_in
 from .settings import from_section, keep_verdict, known_verdict, prompt
 
-MODES = ("auto", "direct", "protocol", "rag")
+MODES = ("auto", "direct", "protocol", "rag", "combined")
 UNKNOWN = "I don't know."
 
 # One thread leads the stages of submitted questions, in order (they wait on the engine).
@@ -75,11 +80,22 @@ class RecallSettings:
 
 @dataclass(frozen=True)
 class Step:
-    stage: str  # "direct", "grounding", "entity", "seek", "retrieval" or "synthesis"
+    # "direct", "grounding", "entity", "seek", "memory" (combined), "retrieval", "check" (a
+    # memory's note no passage states) or "synthesis"
+    stage: str
     question: str
     memory: str | None  # None: the executive (or the index, for retrieval)
     answer: str
     confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What supports an answer: a sentence of a passage it was read from, or the reflection a
+    memory was taught it from, and the document that says it."""
+
+    path: str
+    text: str
 
 
 @dataclass
@@ -90,15 +106,19 @@ class Answer:
     memories: list[str] = field(default_factory=list)
     trace: list[Step] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
     finish_reason: str = "stop"
     seconds: float = 0.0
     # Every model call made for this answer, memories' and executive's together.
     tokens: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "generated": 0})
+    # The passages the executive read (rag, combined): where its quotes are found.
+    passages: list[ChunkText] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "answer": self.answer, "mode": self.mode, "memories": self.memories,
             "trace": [asdict(s) for s in self.trace], "sources": self.sources,
+            "quotes": [asdict(q) for q in self.quotes],
             "finish_reason": self.finish_reason, "seconds": round(self.seconds, 3),
             "tokens": self.tokens,
         }
@@ -200,20 +220,27 @@ class Recall:
         answers = [Answer(q, mode=mode, memories=[m.name for m in memories]) for q in questions]
         if not questions:
             return answers
-        consulted = self._consulted(memories) if mode in ("direct", "protocol") else []
+        consulted = (self._consulted(memories) if mode in ("direct", "protocol", "combined")
+                     else [])
         if mode == "none":
             finals = [[*history, *user(q)] for q in questions]
         elif mode == "rag":
             finals = [[*history, *self._rag(a, memories)] for a in answers]
         elif mode == "direct":
-            self._direct(answers, consulted, cancel)
+            self._direct(answers, consulted, cancel, on_text)
             finals = []
+        elif mode == "combined":
+            finals = [[*history, *chat]
+                      for chat in self._combined(answers, consulted, memories, cancel)]
         else:
             finals = self._protocol(answers, consulted, cancel)
         if finals:
             self._executive(answers, finals, on_text, cancel)
-        elif on_text is not None and answers[0].answer:
-            on_text(answers[0].answer)
+        for a in answers:
+            if a.passages and a.finish_reason != "cancelled":
+                if says_unknown(a.answer) and mode == "combined":
+                    a.answer = unknown_answer(memories, passages=True)
+                a.quotes = supporting(a.question, a.answer, a.passages)
         seconds = (time.perf_counter() - began) / len(answers)
         for a in answers:
             a.seconds = seconds
@@ -230,29 +257,99 @@ class Recall:
         return out
 
     def _direct(self, answers: list[Answer], consulted: list[_Consulted],
-                cancel: threading.Event | None) -> None:
-        asks = [(i, m, a.question) for i, a in enumerate(answers) for m in consulted]
-        for (i, m, q), (text, conf) in zip(asks, self._consult(asks, cancel, answers),
-                                                  strict=True):
-            answers[i].trace.append(Step("direct", q, m.name, text, conf))
+                cancel: threading.Event | None,
+                on_text: Callable[[str], None] | None = None) -> None:
+        if on_text is not None and len(answers) == 1:
+            self._direct_streamed(answers[0], consulted, cancel, on_text)
+        else:
+            asks = [(i, m, a.question) for i, a in enumerate(answers) for m in consulted]
+            for (i, m, q), (text, conf) in zip(asks, self._consult(asks, cancel, answers),
+                                               strict=True):
+                answers[i].trace.append(Step("direct", q, m.name, text, conf))
         for a in answers:
+            if a.finish_reason == "cancelled":
+                continue
             known = [s for s in a.trace if not says_unknown(s.answer)]
             if not known:
-                a.answer = UNKNOWN
+                a.answer = unknown_answer(consulted)
             elif len(known) == 1:
                 a.answer = known[0].answer
             else:
                 a.answer = "\n".join(f"{s.memory}: {s.answer}" for s in known)
             self._cite(a, consulted, known)
 
+    def _direct_streamed(self, answer: Answer, consulted: list[_Consulted],
+                         cancel: threading.Event | None, on_text: Callable[[str], None]) -> None:
+        """One question asked of each memory in turn, each reply streamed as it is written
+        (named, when several memories answer)."""
+        said = ""
+        for m in consulted:
+            head = (("\n" if said else "") + f"{m.name}: ") if len(consulted) > 1 else ""
+            if head:
+                on_text(head)
+            reply = self.runtime.generate(user(answer.question), adapter=m.adapter,
+                                          max_tokens=self.settings.memory_tokens,
+                                          on_text=on_text, cancel=cancel).result()
+            answer.count(reply)
+            said += head + reply.text
+            if reply.finish_reason == "cancelled":
+                answer.answer, answer.finish_reason = said.strip(), "cancelled"
+                return
+            text = reply.text.strip()
+            if reply.confidence < self.settings.min_confidence:
+                text = UNKNOWN
+            answer.trace.append(Step("direct", answer.question, m.name, text or UNKNOWN,
+                                     round(reply.confidence, 4)))
+
     def _rag(self, answer: Answer, memories: Sequence[Memory]) -> list[dict[str, str]]:
         chunks = self.catalog.search_chunks([m.id for m in memories], answer.question,
                                             limit=self.settings.rag_chunks)
         for c in chunks:
             answer.trace.append(Step("retrieval", answer.question, None, f"{c.path}: {c.text}"))
+        answer.passages = chunks
         answer.sources = list(dict.fromkeys(c.path for c in chunks))
         context = "\n\n".join(c.text for c in chunks) or "(nothing found)"
         return user(prompt("recall-rag", context=context, question=answer.question))
+
+    def _combined(self, answers: list[Answer], consulted: list[_Consulted],
+                  memories: Sequence[Memory],
+                  cancel: threading.Event | None) -> list[list[dict[str, str]]]:
+        """The memory first, then the passages: what each memory recalls finds the passage
+        that states it (a reverse or reworded question the question's own words miss), the
+        question's words find theirs, and the executive answers from the passages with the
+        memory's note beside them. A note no passage states is left out (the passages win)
+        and the trace says so."""
+        asks = [(i, m, a.question) for i, a in enumerate(answers) for m in consulted]
+        for (i, m, q), (text, conf) in zip(asks, self._consult(asks, cancel, answers),
+                                           strict=True):
+            answers[i].trace.append(Step("memory", q, m.name, text, conf))
+        ids = [m.id for m in memories]
+        finals = []
+        for a in answers:
+            notes = [st for st in a.trace if st.memory and not says_unknown(st.answer)]
+            chunks = self.catalog.search_chunks(ids, a.question, limit=self.settings.rag_chunks)
+            for st in notes:  # the passage that states what the memory said, first
+                found = self.catalog.search_chunks(ids, st.answer, limit=1)
+                if found and found[0].id not in {c.id for c in chunks}:
+                    chunks = [found[0], *chunks]
+            for c in chunks:
+                a.trace.append(Step("retrieval", a.question, None, f"{c.path}: {c.text}"))
+            stated = [st for st in notes
+                      if any(stated_in(st.answer, sentence)
+                             for c in chunks for sentence in plain_sentences(c.text, 1))]
+            for st in notes:
+                if st not in stated:
+                    a.trace.append(Step("check", st.answer, st.memory,
+                                        "no passage found says this: left out, the passages "
+                                        "answer"))
+            a.passages = chunks
+            a.sources = list(dict.fromkeys(c.path for c in chunks))
+            context = "\n\n".join(c.text for c in chunks) or "(nothing found)"
+            note = " ".join(st.answer for st in stated)
+            finals.append(user(prompt("recall-combined", context=context,
+                                      notes=f"\n\nA note: {note}" if note else "",
+                                      question=a.question)))
+        return finals
 
     def _protocol(self, answers: list[Answer], consulted: list[_Consulted],
                   cancel: threading.Event | None) -> list[list[dict[str, str]]]:
@@ -342,8 +439,10 @@ class Recall:
                  cancel: threading.Event | None,
                  answers: list[Answer]) -> list[tuple[str, float]]:
         """Each (question index, memory, question) asked of its memory: one batch per memory.
-        An unsure answer (below min_confidence) is "I don't know"."""
+        An unsure answer (below min_confidence) is "I don't know"; one that Stop cut short
+        marks its answer cancelled (what was never said is not "I don't know")."""
         out: list[tuple[str, float]] = [(UNKNOWN, 0.0)] * len(asks)
+        done = [False] * len(asks)
         for memory in dict.fromkeys(m for _, m, _ in asks):
             mine = [k for k, (_, m, _) in enumerate(asks) if m == memory]
             replies = self.runtime.generate_batch(
@@ -356,6 +455,10 @@ class Recall:
                 if reply.confidence < self.settings.min_confidence:
                     text = UNKNOWN
                 out[k] = (text or UNKNOWN, round(reply.confidence, 4))
+                done[k] = reply.finish_reason != "cancelled"
+        for k, finished in enumerate(done):
+            if not finished:
+                answers[asks[k][0]].finish_reason = "cancelled"
         return out
 
     def _chat_many(self, chats: list[list[dict[str, str]]], max_tokens: int,
@@ -402,18 +505,22 @@ class Recall:
         return ranked[: self.settings.entity_turns]
 
     def _cite(self, answer: Answer, consulted: list[_Consulted], used: list[Step]) -> None:
-        """The documents of the reflections closest to what each memory said."""
+        """The documents of the reflections closest to what each memory said, and the closest
+        one's answer as the quote of its document."""
         by_name = {m.name: m for m in consulted}
-        ids: list[int] = []
+        found: list[Reflection] = []
         for st in used:
             memory = by_name.get(st.memory or "")
             if memory is not None:
-                found = self.catalog.search_reflections(
-                    memory.id, f"{st.question} {st.answer}", limit=self.settings.sources)
-                ids.extend(r.id for r in found)
-        paths = self.catalog.reflection_sources(list(dict.fromkeys(ids)))
-        answer.sources = list(dict.fromkeys(p for rid in dict.fromkeys(ids)
-                                            for p in paths.get(rid, [])))
+                found.extend(self.catalog.search_reflections(
+                    memory.id, f"{st.question} {st.answer}", limit=self.settings.sources))
+        paths = self.catalog.reflection_sources([r.id for r in found])
+        answer.sources = list(dict.fromkeys(p for r in found for p in paths.get(r.id, [])))
+        quoted: dict[str, str] = {}
+        for r in found:
+            for p in paths.get(r.id, []):
+                quoted.setdefault(p, r.answer)
+        answer.quotes = [Quote(p, text) for p, text in quoted.items()]
 
     # --- can the executive lead the protocol? -------------------------------------------
 
@@ -446,6 +553,32 @@ class Recall:
 
 
 _NUMBERED = re.compile(r"^\s*(?:[-*•]|\d+[.)]|Q\d*:|Sub-question\s*\d*:)\s*", re.IGNORECASE)
+
+
+def supporting(question: str, answer: str, passages: Sequence[ChunkText]) -> list[Quote]:
+    """The passage sentence that best supports an answer read from them: the one holding most
+    of what the answer adds to the question (then most of the question); none when no
+    sentence holds any of it (an answer not from the passages, or "I don't know")."""
+    if says_unknown(answer):
+        return []
+    asked = content_words(question)
+    added = content_words(answer) - asked
+    best, score = None, (0, 0)
+    for c in passages:
+        for sentence in plain_sentences(c.text, 1):
+            words = content_words(sentence)
+            mine = (len(added & words), len(asked & words))
+            if mine[0] and mine > score:
+                best, score = Quote(c.path, sentence), mine
+    return [best] if best else []
+
+
+def unknown_answer(memories: Sequence[Any], passages: bool = False) -> str:
+    """"I don't know" in one plain sentence that names what was searched."""
+    names = ", ".join(f"'{m.name}'" for m in memories)
+    searched = (f"the memor{'ies' if len(memories) > 1 else 'y'} {names}"
+                + (" and the documents they were taught" if passages else ""))
+    return f"I don't know: nothing in {searched} answers this."
 
 
 def usable_adapter(catalog: Catalog, memory: Memory, base: str) -> tuple[Path | None, str]:

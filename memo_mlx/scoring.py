@@ -130,7 +130,9 @@ def plain_sentences(text: str, min_words: int = 5) -> list[str]:
     return out
 
 
-def _content(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
+    """A text's normalised words but the little ones (articles, prepositions, question
+    words)."""
     return {w for w in normalise(text).split() if w not in _LITTLE}
 
 
@@ -139,7 +141,7 @@ def stated_in(answer: str, sentence: str) -> bool:
     norm = normalise(sentence)
     if _contains(norm, normalise(answer)):
         return True
-    words = _content(answer)
+    words = content_words(answer)
     return bool(words) and len(words & set(norm.split())) >= 0.6 * len(words)
 
 
@@ -148,8 +150,8 @@ def covered(sentences: Sequence[str], pairs: Sequence[tuple[str, str]]) -> set[i
     the sentence that states its answer and shares most words with the pair."""
     hit: set[int] = set()
     for question, answer in pairs:
-        words = _content(f"{question} {answer}")
+        words = content_words(f"{question} {answer}")
         stating = [i for i, s in enumerate(sentences) if stated_in(answer, s)]
         if stating:
-            hit.add(max(stating, key=lambda i: len(words & _content(sentences[i]))))
+            hit.add(max(stating, key=lambda i: len(words & content_words(sentences[i]))))
     return hit

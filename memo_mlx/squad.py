@@ -6,6 +6,11 @@ become a folder of Markdown pages, one per article, its paragraphs in order unde
 a person's folder of saved articles would be; the crowd workers' questions are asked with every
 answer they accepted, and each carries its paragraph for the "gold" condition (the passage in
 the executive's context: the ceiling of any retrieval).
+
+With them, 48 questions written here about the same articles whose answers the paragraphs do not
+hold (`bench/data/squad-dev-unanswerable.json`, kind "unanswerable"): the right reply says the
+folder does not tell. Their "gold" passage is the whole article page, all the folder says on
+their topic.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from .fiction import Corpus, Question, write_corpus
 
 DATA_FILE = "squad-dev-set.json"
+UNANSWERABLE_FILE = "squad-dev-unanswerable.json"
 
 
 def data_path() -> Path:
@@ -29,8 +35,11 @@ def _file_name(title: str) -> str:
     return re.sub(r"[^\w]+", "-", title).strip("-").lower() + ".md"
 
 
-def make_squad_corpus(data: dict[str, Any]) -> Corpus:
-    """Pages and questions from a SQuAD-shaped document (see `writer.training_examples`)."""
+def make_squad_corpus(data: dict[str, Any],
+                      unanswerable: dict[str, Any] | None = None) -> Corpus:
+    """Pages and questions from a SQuAD-shaped document (see `writer.training_examples`), then
+    the unanswerable questions of `unanswerable` (`{"articles": [{"title", "questions"}]}`),
+    each about an article of `data`."""
     pages: dict[str, str] = {}
     questions: list[Question] = []
     for article in data["articles"]:
@@ -45,6 +54,15 @@ def make_squad_corpus(data: dict[str, Any]) -> Corpus:
                     tuple(dict.fromkeys(a.strip() for a in q["answers"])), (name,),
                     paragraph["context"].strip(),
                 ))
+    for article in (unanswerable or {}).get("articles", []):
+        name = _file_name(article["title"].replace("_", " "))
+        if name not in pages:
+            raise ValueError(f"unanswerable questions about {article['title']!r}, an article "
+                             "the corpus does not have")
+        for text in article["questions"]:
+            unasked = sum(q.kind == "unanswerable" for q in questions) + 1
+            questions.append(Question(f"u{unasked:03d}", "unanswerable", text.strip(), (), (),
+                                      pages[name]))
     return Corpus(pages, {}, questions)
 
 
@@ -54,4 +72,8 @@ def write_squad_corpus(out: Path, source: Path | None = None) -> None:
     if not source.is_file():
         raise FileNotFoundError(f"{source}: the real-text corpus is not here (it comes with "
                                 "a checkout of MeMo, in bench/data/)")
-    write_corpus(make_squad_corpus(json.loads(source.read_text(encoding="utf-8"))), out)
+    unanswerable = source.with_name(UNANSWERABLE_FILE)
+    write_corpus(make_squad_corpus(
+        json.loads(source.read_text(encoding="utf-8")),
+        json.loads(unanswerable.read_text(encoding="utf-8")) if unanswerable.is_file() else None,
+    ), out)

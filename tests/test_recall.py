@@ -18,6 +18,7 @@ from memo_mlx.cli import main
 from memo_mlx.ingest import add_paths
 from memo_mlx.recall import Recall, RecallError, RecallSettings, parse_questions
 from memo_mlx.runtime import ModelRuntime
+from memo_mlx.scoring import says_unknown
 from memo_mlx.teach import teach_memory
 from tiny import FAST_TEACHING
 
@@ -117,10 +118,47 @@ def test_direct_asks_each_memory_and_cites_its_documents(recall):
     assert answer.sources and folders <= {"facts", "town"}
 
 
-def test_an_unsure_memory_says_it_does_not_know(recall):
+def test_an_unsure_memory_says_it_does_not_know_and_what_was_searched(recall):
     recall.settings = replace(recall.settings, min_confidence=1.01)  # nothing is that sure
-    answer = recall.ask(QUESTION, memories(recall, "facts"), mode="direct")
-    assert answer.answer == "I don't know." and answer.sources == []
+    answer = recall.ask(QUESTION, memories(recall, "facts", "town"), mode="direct")
+    assert answer.answer == ("I don't know: nothing in the memories 'facts', 'town' answers "
+                             "this.")
+    assert says_unknown(answer.answer) and answer.sources == []
+
+
+def test_direct_streams_each_memorys_answer_as_it_is_written(recall):
+    facts = memories(recall, "facts")
+    pieces: list[str] = []
+    answer = recall.ask(QUESTION, facts, mode="direct", on_text=pieces.append)
+    assert len(pieces) > 1 and "".join(pieces).strip() == answer.answer
+    assert answer.answer == recall.ask_many([QUESTION], facts, mode="direct")[0].answer
+    pieces.clear()
+    both = recall.ask(QUESTION, memories(recall, "facts", "town"), mode="direct",
+                      on_text=pieces.append)
+    streamed = "".join(pieces)
+    assert streamed.startswith("facts: ") and "\ntown: " in streamed
+    facts_said, town_said = streamed.removeprefix("facts: ").split("\ntown: ")
+    said = {s.memory: s.answer for s in both.trace}
+    assert said["facts"] == facts_said.strip() or (not facts_said.strip()
+                                                   and said["facts"] == "I don't know.")
+    assert said["town"] == town_said.strip() or (not town_said.strip()
+                                                 and said["town"] == "I don't know.")
+
+
+def test_combined_reads_the_passages_with_the_memorys_note(recall):
+    question = "How long is the Hollow Bridge in metres?"
+    answer = recall.ask(question, memories(recall, "facts"), mode="combined")
+    stages = [s.stage for s in answer.trace]
+    assert answer.mode == "combined" and stages[0] == "memory"
+    assert answer.trace[0].memory == "facts" and answer.trace[0].question == question
+    passages = [s.answer for s in answer.trace if s.stage == "retrieval"]
+    assert any("412 metres" in p for p in passages)
+    assert Path(answer.sources[0]).name in {"bridge.md", "quill.md"}
+    # What the random memory said is in no passage: the trace says it was left out.
+    note = answer.trace[0].answer
+    if not says_unknown(note) and not any(note in p for p in passages):
+        assert [s.question for s in answer.trace if s.stage == "check"] == [note]
+    assert answer.answer
 
 
 def test_rag_puts_the_best_chunks_in_context(recall):
@@ -154,11 +192,29 @@ def test_many_questions_answer_as_one_at_a_time(recall):
     assert [a.answer for a in many] == [a.answer for a in single]
 
 
-def test_cancelled_before_it_starts(recall):
+@pytest.mark.parametrize("mode", ["direct", "combined", "rag"])
+def test_a_cancelled_answer_is_cancelled_not_unknown(recall, mode):
     cancel = threading.Event()
     cancel.set()
-    answer = recall.ask(QUESTION, memories(recall, "facts"), mode="direct", cancel=cancel)
-    assert answer.answer == "I don't know."
+    answer = recall.ask(QUESTION, memories(recall, "facts"), mode=mode, cancel=cancel)
+    assert answer.finish_reason == "cancelled" and not says_unknown(answer.answer)
+    many = recall.ask_many([QUESTION, "Who is Mara Quill?"], memories(recall, "facts"),
+                           mode=mode, cancel=cancel)
+    assert [a.finish_reason for a in many] == ["cancelled", "cancelled"]
+
+
+def test_stop_while_streaming_keeps_what_was_said(recall):
+    cancel = threading.Event()
+    pieces: list[str] = []
+
+    def on_text(text: str) -> None:
+        pieces.append(text)
+        if len(pieces) == 2:
+            cancel.set()
+
+    answer = recall.ask(QUESTION, memories(recall, "facts"), mode="direct", on_text=on_text,
+                        cancel=cancel)
+    assert answer.finish_reason == "cancelled" and answer.answer == "".join(pieces).strip()
 
 
 def test_auto_falls_back_to_direct_for_a_weak_executive(recall, env):
