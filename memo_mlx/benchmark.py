@@ -7,8 +7,9 @@ from scratch to a new memory in a separate MEMO_HOME, then its questions (never 
 reflections) are answered, on the same base model, under each condition:
 
 - "none": the base model alone;
-- "direct" and "protocol": the memory, asked directly or led by the executive; "auto": the
-  memory in the product's default mode (the same run as one of those two, not asked again);
+- "direct" and "protocol": the memory, asked directly or led by the executive; "combined": the
+  memory's note and the passages together; "auto": the memory in the product's default mode
+  (the same run as one of those, not asked again);
 - "rag": BM25 chunks from the same catalog in the executive's context (the usual baseline);
 - "gold": the question's own passage in the executive's context, as "rag" puts chunks there:
   the ceiling of any retrieval (real-text corpora);
@@ -38,12 +39,13 @@ from .errors import MemoError
 from .fiction import Question, make_corpus, read_questions, write_corpus
 from .scoring import covered, f1, is_correct, plain_sentences, says_unknown
 
-CONDITIONS = ("none", "direct", "protocol", "auto", "rag", "gold", "distractors",
+CONDITIONS = ("none", "direct", "protocol", "combined", "auto", "rag", "gold", "distractors",
               "rag+distractors")
 CORPORA = ("fiction", "squad")
 DEFAULT_CONDITIONS = {
-    "fiction": ("none", "direct", "protocol", "rag", "distractors", "rag+distractors"),
-    "squad": ("none", "direct", "auto", "rag", "gold"),
+    "fiction": ("none", "direct", "protocol", "combined", "rag", "distractors",
+                "rag+distractors"),
+    "squad": ("none", "direct", "combined", "auto", "rag", "gold"),
 }
 
 
@@ -147,10 +149,14 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
     wanted = set(settings.conditions)
     with ModelRuntime(model) as runtime, Catalog() as catalog:
         report["model"] = runtime.loaded.result().source.name
-        memory = add_paths(catalog, [docs], "bench")
         if settings.again:
+            taught_before = catalog.memory("bench")
+            if taught_before is None:
+                raise BenchError(f"{work}: no earlier run taught a memory here to answer again")
+            memory = taught_before
             report["teach"] = None
         else:
+            memory = add_paths(catalog, [docs], "bench")
             on_progress(f"teaching {report['corpus']['documents']} documents")
             began = time.perf_counter()
             taught = teach_memory(catalog, memory, runtime, chunker=Chunker())
@@ -163,6 +169,7 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
         default = recall.resolve_mode([memory])
         for name, memories, mode in (("none", [], None), ("direct", [memory], "direct"),
                                      ("protocol", [memory], "protocol"),
+                                     ("combined", [memory], "combined"),
                                      ("auto", [memory], default),
                                      ("rag", [memory], "rag"), ("gold", [], "gold")):
             if name not in wanted:

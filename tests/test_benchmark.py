@@ -9,6 +9,7 @@ from pathlib import Path
 from memo_mlx.benchmark import DEFAULT_CONDITIONS
 from memo_mlx.catalog import Catalog
 from memo_mlx.cli import main
+from memo_mlx.scoring import says_unknown
 from memo_mlx.settings import memo_home
 
 FAST = "[training]\nrank = 4\nepochs = 1\n\n[teaching]\nexposures = 0\n"
@@ -29,11 +30,17 @@ def test_bench_reports_every_condition(tiny_model_env, tmp_path: Path, capsys):
     assert report["teach"]["reflections"] > 20 and report["teach"]["training"]["steps"] > 0
     assert report["distractor_teach"]["strategy"] == "incremental"
     assert list(report["conditions"]) == list(DEFAULT_CONDITIONS["fiction"])
+    kinds = report["corpus"]["by_kind"]
+    answerable = 10 - kinds.get("unanswerable", 0)
     for name, c in report["conditions"].items():
-        assert c["asked"] == 10 and 0 <= c["right"] <= 10, name
-        assert c["accuracy"] == round(c["right"] / 10, 3)
+        assert c["asked"] == answerable and 0 <= c["right"] <= answerable, name
+        assert c["accuracy"] == round(c["right"] / answerable, 3)
         assert sum(k["asked"] for k in c["by_kind"].values()) == 10
-        assert [a["correct"] for a in c["answers"]].count(True) == c["right"]
+        assert [a["correct"] for a in c["answers"] if a["kind"] != "unanswerable"
+                ].count(True) == c["right"]
+        declined = [a for a in c["answers"] if a["kind"] != "unanswerable"
+                    and says_unknown(a["answer"])]
+        assert c["false_abstention"] == round(len(declined) / answerable, 3)
     assert report["conditions"]["rag"]["answers"][0]["sources"]  # chunks were retrieved
     assert (work / "corpus" / "questions.jsonl").is_file()
     assert memo_home() == home  # the user's data folder is left as it was
@@ -47,6 +54,10 @@ def test_bench_usage_errors(tiny_model_env, tmp_path: Path, capsys):
     (tmp_path / "full" / "x").write_text("x")
     assert main(["bench", "--work", str(tmp_path / "full")]) == 2
     assert "--work must be a new or empty folder" in capsys.readouterr().err
+    assert main(["bench", "--again"]) == 2
+    assert "name the folder" in capsys.readouterr().err
+    assert main(["bench", "--again", "--work", str(tmp_path / "full")]) == 1
+    assert "no earlier run taught a memory here" in capsys.readouterr().err
 
 
 def test_bench_on_real_text(tiny_model_env, tmp_path: Path, capsys):
@@ -58,7 +69,7 @@ def test_bench_on_real_text(tiny_model_env, tmp_path: Path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["corpus"]["name"] == "squad" and report["corpus"]["documents"] == 8
     assert report["corpus"]["by_kind"] == {"crowd": 6}
-    assert list(report["conditions"]) == ["none", "direct", "auto", "rag", "gold"]
+    assert list(report["conditions"]) == ["none", "direct", "combined", "auto", "rag", "gold"]
     assert report["conditions"]["auto"]["mode"] in ("direct", "protocol")
     for name, c in report["conditions"].items():
         assert c["asked"] == 6 and 0 <= c["f1"] <= 1 and c["mean_words"] >= 0, name
@@ -71,7 +82,23 @@ def test_bench_on_real_text(tiny_model_env, tmp_path: Path, capsys):
     assert teach["sentences"] > 100  # 32 paragraphs of Wikipedia
     assert teach["training_tokens_per_source_token"] > 0 and teach["seconds_per_kb"] > 0
     questions = (tmp_path / "work" / "corpus" / "questions.jsonl").read_text().splitlines()
-    assert len(questions) == 217 and '"context": "The Normans' in questions[0]
+    assert len(questions) == 217 + 48 and '"context": "The Normans' in questions[0]
+    unanswerable = [json.loads(q) for q in questions[217:]]
+    assert all(q["kind"] == "unanswerable" and q["answers"] == [] for q in unanswerable)
+    # Answered again with the memory taught above, without teaching: only the unanswerable.
+    corpus = tmp_path / "unanswerable"
+    (corpus / "docs").mkdir(parents=True)
+    for page in (tmp_path / "work" / "corpus" / "docs").iterdir():
+        (corpus / "docs" / page.name).write_text(page.read_text())
+    (corpus / "questions.jsonl").write_text("\n".join(questions[217:220]) + "\n")
+    assert main(["bench", "--json", "--corpus", str(corpus), "--again", "--work",
+                 str(tmp_path / "work"), "--condition", "direct"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["teach"] is None and again["corpus"]["by_kind"] == {"unanswerable": 3}
+    direct = again["conditions"]["direct"]
+    assert direct["asked"] == 0 and direct["unanswerable"] == 3
+    assert direct["abstention"] == round(
+        sum(says_unknown(a["answer"]) for a in direct["answers"]) / 3, 3)
 
 
 def test_bench_corpus_must_exist(tiny_model_env, tmp_path: Path, capsys):
