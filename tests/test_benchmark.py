@@ -70,7 +70,7 @@ def test_bench_on_real_text(tiny_model_env, tmp_path: Path, capsys):
     assert report["corpus"]["name"] == "squad" and report["corpus"]["documents"] == 8
     assert report["corpus"]["by_kind"] == {"crowd": 6}
     assert list(report["conditions"]) == ["none", "direct", "combined", "auto", "rag", "gold"]
-    assert report["conditions"]["auto"]["mode"] in ("direct", "protocol")
+    assert report["conditions"]["auto"]["mode"] == "combined"
     for name, c in report["conditions"].items():
         assert c["asked"] == 6 and 0 <= c["f1"] <= 1 and c["mean_words"] >= 0, name
         f1s = [a["f1"] for a in c["answers"]]

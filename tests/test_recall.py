@@ -12,11 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from memo_mlx.catalog import Catalog
+from memo_mlx.catalog import Catalog, ChunkText
 from memo_mlx.chunking import Chunker
 from memo_mlx.cli import main
 from memo_mlx.ingest import add_paths
-from memo_mlx.recall import Recall, RecallError, RecallSettings, parse_questions
+from memo_mlx.recall import (
+    Quote,
+    Recall,
+    RecallError,
+    RecallSettings,
+    Step,
+    agreement,
+    parse_questions,
+    supporting,
+)
 from memo_mlx.runtime import ModelRuntime
 from memo_mlx.scoring import says_unknown
 from memo_mlx.teach import teach_memory
@@ -217,11 +226,11 @@ def test_stop_while_streaming_keeps_what_was_said(recall):
     assert answer.finish_reason == "cancelled" and answer.answer == "".join(pieces).strip()
 
 
-def test_auto_falls_back_to_direct_for_a_weak_executive(recall, env):
+def test_auto_is_combined_and_the_protocol_check_is_kept(recall, env):
+    assert recall.resolve_mode(memories(recall, "facts")) == "combined"
+    assert recall.resolve_mode([]) == "none"
     ok, why = recall.executive_can_lead()
     assert not ok and "failed" in why  # a tiny random model cannot split questions
-    assert recall.resolve_mode(memories(recall, "facts")) == "direct"
-    assert recall.resolve_mode([]) == "none"
     assert json.loads((env / "cache" / "executive-checks.json").read_text())
 
 
@@ -243,6 +252,23 @@ def test_health_is_measured_after_teaching(env):
     assert score is not None and score.asked == len(probes) > 0
     assert {Path(d.path).name for d in score.documents} <= {"bridge.md", "quill.md"}
     assert not taught & {r.id for r, _, _ in probes}  # held out: never trained on
+
+
+def test_a_memorys_answer_stands_where_a_passage_states_it_about_what_was_asked():
+    passage = ChunkText(1, 1, "/f/bridge.md", None, "", "The Hollow Bridge in Port Aldren was "
+                        "designed by Mara Quill. It is 412 metres long.")
+    said = Step("memory", QUESTION, "facts", "Mara Quill designed the Hollow Bridge.")
+    assert agreement(QUESTION, [said], [passage]) == (
+        said, Quote("/f/bridge.md", "The Hollow Bridge in Port Aldren was designed by Mara "
+                                    "Quill."))
+    # True, and in the passage, but not about what was asked: the passages answer.
+    other = Step("memory", QUESTION, "facts", "It is 412 metres long.")
+    assert agreement(QUESTION, [other], [passage]) is None
+    assert agreement(QUESTION, [Step("memory", QUESTION, "facts", "Tobias Fenn designed "
+                                      "it.")], [passage]) is None
+    assert supporting(QUESTION, "It was designed by Mara Quill.", [passage]) == [
+        Quote("/f/bridge.md", "The Hollow Bridge in Port Aldren was designed by Mara Quill.")]
+    assert supporting(QUESTION, "I don't know.", [passage]) == []
 
 
 def test_parse_questions():
