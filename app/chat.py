@@ -30,7 +30,7 @@ from memo_mlx.recall import Answer
 # (SmolLM2: 8k tokens) holds a few exchanges with room for the answer.
 HISTORY_MESSAGES = 8
 STAGE_WORDS = {"direct": "asked", "grounding": "split", "entity": "who/what", "seek": "asked",
-               "memory": "asked", "retrieval": "found", "check": "not in the passages",
+               "memory": "asked", "retrieval": "found", "check": "checked against the passages",
                "synthesis": "answered"}
 
 

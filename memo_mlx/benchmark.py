@@ -8,8 +8,9 @@ reflections) are answered, on the same base model, under each condition:
 
 - "none": the base model alone;
 - "direct" and "protocol": the memory, asked directly or led by the executive; "combined": the
-  memory's note and the passages together; "auto": the memory in the product's default mode
-  (the same run as one of those, not asked again);
+  memory's answer where a passage confirms it, else the best passage read by the executive;
+  "auto": the memory in the product's default mode (the same run as one of those, not asked
+  again);
 - "rag": BM25 chunks from the same catalog in the executive's context (the usual baseline);
 - "gold": the question's own passage in the executive's context, as "rag" puts chunks there:
   the ceiling of any retrieval (real-text corpora);

@@ -85,8 +85,8 @@ class RecallSettings:
 
 @dataclass(frozen=True)
 class Step:
-    # "direct", "grounding", "entity", "seek", "memory" (combined), "retrieval", "check" (a
-    # memory's note no passage states) or "synthesis"
+    # "direct", "grounding", "entity", "seek", "memory" (combined), "retrieval", "check"
+    # (whether a passage states a memory's answer) or "synthesis"
     stage: str
     question: str
     memory: str | None  # None: the executive (or the index, for retrieval)
@@ -240,7 +240,7 @@ class Recall:
             if asked:
                 self._executive(asked, [[*history, *c] for c in chats if c is not None],
                                 on_text, cancel)
-            if on_text is not None and len(answers) == 1 and not asked:
+            if on_text is not None and len(answers) == 1 and not asked and answers[0].answer:
                 on_text(answers[0].answer)  # the memory's answer, confirmed by a passage
             finals = []
         else:
@@ -248,9 +248,11 @@ class Recall:
         if finals:
             self._executive(answers, finals, on_text, cancel)
         for a in answers:
-            if a.passages and a.finish_reason != "cancelled" and not a.quotes:
-                if says_unknown(a.answer) and mode == "combined":
-                    a.answer = unknown_answer(memories, passages=True)
+            if a.finish_reason == "cancelled":
+                continue
+            if mode == "combined" and says_unknown(a.answer):
+                a.answer = unknown_answer(memories, passages=True)
+            if a.passages and not a.quotes:
                 a.quotes = supporting(a.question, a.answer, a.passages)
         seconds = (time.perf_counter() - began) / len(answers)
         for a in answers:
@@ -601,8 +603,10 @@ def supporting(question: str, answer: str, passages: Sequence[ChunkText]) -> lis
 def unknown_answer(memories: Sequence[Any], passages: bool = False) -> str:
     """"I don't know" in one plain sentence that names what was searched."""
     names = ", ".join(f"'{m.name}'" for m in memories)
-    searched = (f"the memor{'ies' if len(memories) > 1 else 'y'} {names}"
-                + (" and the documents they were taught" if passages else ""))
+    several = len(memories) > 1
+    searched = (f"the memor{'ies' if several else 'y'} {names}"
+                + (f" and the documents {'they were' if several else 'it was'} taught"
+                   if passages else ""))
     return f"I don't know: nothing in {searched} answers this."
 
 

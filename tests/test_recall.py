@@ -154,7 +154,7 @@ def test_direct_streams_each_memorys_answer_as_it_is_written(recall):
                                                  and said["town"] == "I don't know.")
 
 
-def test_combined_reads_the_passages_with_the_memorys_note(recall):
+def test_combined_reads_the_best_passage_when_no_passage_states_the_memorys_answer(recall):
     question = "How long is the Hollow Bridge in metres?"
     answer = recall.ask(question, memories(recall, "facts"), mode="combined")
     stages = [s.stage for s in answer.trace]
@@ -163,7 +163,8 @@ def test_combined_reads_the_passages_with_the_memorys_note(recall):
     passages = [s.answer for s in answer.trace if s.stage == "retrieval"]
     assert any("412 metres" in p for p in passages)
     assert Path(answer.sources[0]).name in {"bridge.md", "quill.md"}
-    # What the random memory said is in no passage: the trace says it was left out.
+    # What the random memory says is in no passage: the trace says it was left out, and the
+    # executive answered from the best passage.
     note = answer.trace[0].answer
     if not says_unknown(note) and not any(note in p for p in passages):
         assert [s.question for s in answer.trace if s.stage == "check"] == [note]
