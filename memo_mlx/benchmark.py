@@ -260,9 +260,10 @@ def _judge(recall: Any, questions: Sequence[Question], memories: list[Any],
 
 
 def _judge_gold(recall: Any, questions: Sequence[Question]) -> dict[str, Any]:
-    """The executive with each question's own passage, in the prompt retrieval uses."""
+    """Each question's own passage read as retrieved passages are (the reader, where the base
+    model has one)."""
+    from .reader import reading_prompt
     from .recall import user
-    from .settings import prompt
 
     missing = [q.id for q in questions if not q.context]
     if missing:
@@ -270,8 +271,8 @@ def _judge_gold(recall: Any, questions: Sequence[Question]) -> dict[str, Any]:
                          "has none (a real-text corpus has them)")
     began = time.perf_counter()
     replies = recall.runtime.generate_batch(
-        [user(prompt("recall-rag", context=q.context, question=q.question)) for q in questions],
-        max_tokens=recall.settings.answer_tokens).result()
+        [recall.reading([], user(reading_prompt(q.context, q.question))) for q in questions],
+        adapter=recall.reader(), max_tokens=recall.settings.answer_tokens).result()
     seconds = time.perf_counter() - began
     return _summary([_row(q, r.text.strip()) for q, r in zip(questions, replies, strict=True)],
                     seconds)

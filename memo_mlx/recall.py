@@ -44,6 +44,7 @@ from typing import Any
 from . import derive
 from .catalog import Catalog, ChunkText, Memory, Reflection
 from .errors import MemoError
+from .reader import reader_for, reading_prompt, reading_system
 from .scoring import content_words, plain_sentences, says_unknown, stated_in
 from .settings import from_section, keep_verdict, known_verdict, prompt
 
@@ -153,6 +154,8 @@ class Recall:
         self.catalog = catalog
         self.runtime = runtime
         self.settings = settings or RecallSettings.from_defaults()
+        self._reader_dir: Path | None = None
+        self._reader_looked = False
         if self.settings.mode not in MODES:
             raise RecallError(f"[recall] mode must be one of {', '.join(MODES)}, "
                               f"not {self.settings.mode!r}")
@@ -230,7 +233,7 @@ class Recall:
         if mode == "none":
             finals = [[*history, *user(q)] for q in questions]
         elif mode == "rag":
-            finals = [[*history, *self._rag(a, memories)] for a in answers]
+            finals = [self.reading(history, self._rag(a, memories)) for a in answers]
         elif mode == "direct":
             self._direct(answers, consulted, cancel, on_text)
             finals = []
@@ -238,15 +241,16 @@ class Recall:
             chats = self._combined(answers, consulted, memories, cancel)
             asked = [a for a, chat in zip(answers, chats, strict=True) if chat is not None]
             if asked:
-                self._executive(asked, [[*history, *c] for c in chats if c is not None],
-                                on_text, cancel)
+                self._executive(asked, [self.reading(history, c) for c in chats if c is not None],
+                                on_text, cancel, adapter=self.reader())
             if on_text is not None and len(answers) == 1 and not asked and answers[0].answer:
                 on_text(answers[0].answer)  # the memory's answer, confirmed by a passage
             finals = []
         else:
             finals = self._protocol(answers, consulted, cancel)
         if finals:
-            self._executive(answers, finals, on_text, cancel)
+            self._executive(answers, finals, on_text, cancel,
+                            adapter=self.reader() if mode == "rag" else None)
         for a in answers:
             if a.finish_reason == "cancelled":
                 continue
@@ -258,6 +262,19 @@ class Recall:
         for a in answers:
             a.seconds = seconds
         return answers
+
+    def reader(self) -> Path | None:
+        """The adapter that reads passages (`reader`), if the base model has one."""
+        if not self._reader_looked:
+            self._reader_dir, self._reader_looked = reader_for(self.runtime), True
+        return self._reader_dir
+
+    def reading(self, history: Sequence[dict[str, str]],
+                 turn: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The chat that reads passages: with the reader, its own (empty) system turn first."""
+        if self.reader() is None:
+            return [*history, *turn]
+        return [reading_system(), *history, *turn]
 
     def _consulted(self, memories: Sequence[Memory]) -> list[_Consulted]:
         base = str(self.runtime.loaded.result().source.location)
@@ -322,7 +339,7 @@ class Recall:
         answer.passages = chunks
         answer.sources = list(dict.fromkeys(c.path for c in chunks))
         context = "\n\n".join(c.text for c in chunks) or "(nothing found)"
-        return user(prompt("recall-rag", context=context, question=answer.question))
+        return user(reading_prompt(context, answer.question))
 
     def _combined(self, answers: list[Answer], consulted: list[_Consulted],
                   memories: Sequence[Memory],
@@ -360,7 +377,7 @@ class Recall:
                 a.trace.append(Step("check", st.answer, st.memory, "no passage found says "
                                     "this: the passages answer"))
             context = chunks[0].text if chunks else "(nothing found)"
-            finals.append(user(prompt("recall-rag", context=context, question=a.question)))
+            finals.append(user(reading_prompt(context, a.question)))
         return finals
 
     def _protocol(self, answers: list[Answer], consulted: list[_Consulted],
@@ -484,15 +501,15 @@ class Recall:
 
     def _executive(self, answers: list[Answer], finals: list[list[dict[str, str]]],
                    on_text: Callable[[str], None] | None,
-                   cancel: threading.Event | None) -> None:
+                   cancel: threading.Event | None, adapter: Path | None = None) -> None:
         limit = self.settings.answer_tokens
         if len(answers) == 1:
             reply = self.runtime.generate(finals[0], on_text=on_text, cancel=cancel,
-                                          max_tokens=limit).result()
+                                          max_tokens=limit, adapter=adapter).result()
             replies = [reply]
         else:
-            replies = self.runtime.generate_batch(finals, max_tokens=limit,
-                                                  cancel=cancel).result()
+            replies = self.runtime.generate_batch(finals, max_tokens=limit, cancel=cancel,
+                                                  adapter=adapter).result()
         for a, reply in zip(answers, replies, strict=False):
             a.answer = reply.text.strip()
             a.finish_reason = reply.finish_reason

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -419,7 +420,7 @@ def _stems(words: set[str]) -> set[str]:
 # --- training data ----------------------------------------------------------------------
 
 
-def _sentence_spans(context: str) -> list[tuple[int, int, str]]:
+def sentence_spans(context: str) -> list[tuple[int, int, str]]:
     """Each sentence of a paragraph with its character span in it."""
     from .derive import sentences
 
@@ -458,7 +459,7 @@ def asked_sentences(title: str, paragraph: dict[str, Any]
     """The sentences of a SQuAD paragraph its questions ask about, in order, each as the writer
     is shown it, with the (answer start, answer, question) of each question whose answer starts
     in it; an answer that does not lie within that sentence (it spans two) is left out."""
-    spans = _sentence_spans(paragraph["context"])
+    spans = sentence_spans(paragraph["context"])
     per_sentence: dict[int, list[tuple[int, str, str]]] = {}
     for q in paragraph["questions"]:
         start, answer = q.get("answer_start"), q["answers"][0]
@@ -472,8 +473,11 @@ def asked_sentences(title: str, paragraph: dict[str, Any]
             for i, found in sorted(per_sentence.items())]
 
 
-def _train(squad_path: Path, out: Path, epochs: int) -> None:
-    """Train the writer adapter on a SQuAD-shaped file, with the product's own trainer."""
+def train_bundled(squad_path: Path, out: Path, epochs: int,
+                  examples_of: Callable[[dict[str, Any]], list[Example]]) -> None:
+    """Train an adapter of the bundled model (the writer's, or the reader's: `reader`) on the
+    examples `examples_of` makes of a SQuAD-shaped file, with the product's own trainer, and
+    record its data and training beside it."""
     import hashlib
     import random
     import time
@@ -482,7 +486,7 @@ def _train(squad_path: Path, out: Path, epochs: int) -> None:
     from .training import TrainSettings, train_adapter
 
     data = json.loads(squad_path.read_text())
-    examples = training_examples(data)
+    examples = examples_of(data)
     random.Random(0).shuffle(examples)
     settings = TrainSettings(rank=16, scale=2.0, learning_rate=3e-4, epochs=epochs,
                              warmup_steps=50, min_lr_ratio=0.1, batch_size=8,
@@ -498,7 +502,7 @@ def _train(squad_path: Path, out: Path, epochs: int) -> None:
     with ModelRuntime(None) as runtime:
         source = runtime.loaded.result().source
         if Path(source.location).name != BASE_MODEL:
-            sys.exit(f"the writer is trained on {BASE_MODEL}, not {source.name}")
+            sys.exit(f"the adapter is trained on {BASE_MODEL}, not {source.name}")
 
         def job(base: Any) -> Any:
             return train_adapter(base.model, base.tokenizer, examples, out, settings=settings,
@@ -532,7 +536,7 @@ def main(argv: list[str]) -> None:
     train.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args(argv)
     if args.command == "train":
-        _train(args.squad, args.out, args.epochs)
+        train_bundled(args.squad, args.out, args.epochs, training_examples)
 
 
 if __name__ == "__main__":
