@@ -168,12 +168,12 @@ def test_m002_catalog_upgrades(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                                        "memories": '["notes"]', "trace": None})
     with Catalog(path) as catalog:
         applied = [r["name"] for r in catalog.db["migrations"].rows]
-        assert applied == ["m001_initial", "m002_recall", "m003_app"]
+        assert applied == ["m001_initial", "m002_recall", "m003_app", "m004_quotes"]
         memory = catalog.memory("notes")
         assert memory is not None and memory.paused is False
         [message] = catalog.messages(1)
         assert (message.content, message.mode, message.memories, message.trace,
-                message.sources) == ("hi", None, ["notes"], [], [])
+                message.sources, message.quotes) == ("hi", None, ["notes"], [], [], [])
         assert catalog.integrity_check() == "ok"
 
 
