@@ -26,7 +26,7 @@ from typing import Any
 from .scoring import content_words, normalise
 from .settings import prompt, resources_dir
 from .training import Example
-from .writer import BASE_MODEL, SYSTEM, sentence_spans, train_bundled
+from .writer import BASE_MODEL, SYSTEM, sentence_spans, train_command
 
 DECLINE = "I don't know."
 
@@ -98,17 +98,7 @@ def training_examples(squad: dict[str, Any], every: int = 2) -> list[Example]:
 
 
 def main(argv: list[str]) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m memo_mlx.reader")
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train the reader adapter (once, by the developers)")
-    train.add_argument("squad", type=Path, help="SQuAD-shaped training data (never the dev set)")
-    train.add_argument("--out", type=Path, default=reader_dir())
-    train.add_argument("--epochs", type=int, default=1)
-    args = parser.parse_args(argv)
-    if args.command == "train":
-        train_bundled(args.squad, args.out, args.epochs, training_examples)
+    train_command(argv, "reader", reader_dir(), training_examples)
 
 
 if __name__ == "__main__":

@@ -525,18 +525,25 @@ def train_bundled(squad_path: Path, out: Path, epochs: int,
     print(json.dumps(record["training"]))
 
 
-def main(argv: list[str]) -> None:
+def train_command(argv: list[str], name: str, out: Path,
+                  examples_of: Callable[[dict[str, Any]], list[Example]]) -> None:
+    """`python -m memo_mlx.NAME train SQUAD_TRAIN.json`: the command line of a bundled adapter
+    (the writer's, the reader's)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m memo_mlx.writer")
+    parser = argparse.ArgumentParser(prog=f"python -m memo_mlx.{name}")
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train the writer adapter (once, by the developers)")
+    train = sub.add_parser("train", help=f"train the {name} adapter (once, by the developers)")
     train.add_argument("squad", type=Path, help="SQuAD-shaped training data (never the dev set)")
-    train.add_argument("--out", type=Path, default=writer_dir())
+    train.add_argument("--out", type=Path, default=out)
     train.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args(argv)
     if args.command == "train":
-        train_bundled(args.squad, args.out, args.epochs, training_examples)
+        train_bundled(args.squad, args.out, args.epochs, examples_of)
+
+
+def main(argv: list[str]) -> None:
+    train_command(argv, "writer", writer_dir(), training_examples)
 
 
 if __name__ == "__main__":
