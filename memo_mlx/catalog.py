@@ -1044,6 +1044,19 @@ class Catalog:
         ).fetchall()
         return [ChunkText(*row) for row in rows]
 
+    def mentions(self, memory_id: int, phrase: str) -> bool:
+        """Whether any chunk of the memory's documents holds `phrase` (case-insensitive)."""
+        match = fts_query(phrase)  # any of its words: the index narrows, instr() decides
+        if not match:
+            return False
+        row = self.db.execute(
+            "SELECT 1 FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
+            "JOIN documents d ON d.id = c.document_id "
+            "WHERE chunks_fts MATCH ? AND d.memory_id = ? AND instr(lower(c.text), ?) LIMIT 1",
+            [match, memory_id, phrase.lower()],
+        ).fetchone()
+        return row is not None
+
     def search_reflections(self, memory_id: int, text: str, limit: int = 5) -> list[Reflection]:
         """The memory's active reflections that best match a text (bm25), best first: which of
         them taught an answer, so that it can cite their documents."""

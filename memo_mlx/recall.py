@@ -541,8 +541,10 @@ class Recall:
         for st in used:
             memory = by_name.get(st.memory or "")
             if memory is not None:
-                found.extend(self.catalog.search_reflections(
-                    memory.id, f"{st.question} {st.answer}", limit=self.settings.sources))
+                # A taught "I don't know" (abstain.py) supports no answer.
+                found.extend(r for r in self.catalog.search_reflections(
+                    memory.id, f"{st.question} {st.answer}", limit=self.settings.sources)
+                    if r.kind != "abstain")
         paths = self.catalog.reflection_sources([r.id for r in found])
         answer.sources = list(dict.fromkeys(p for r in found for p in paths.get(r.id, [])))
         quoted: dict[str, str] = {}

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import derive
+from .abstain import abstentions
 from .catalog import Catalog, ChunkText, Memory, NewReflection
 from .errors import MemoError
 from .language import is_english
@@ -49,7 +50,7 @@ from .settings import (
 )
 from .writer import Writer, passages_of
 
-STEPS = ("direct", "indirect", "consolidated", "entity", "cross", "text")
+STEPS = ("direct", "indirect", "consolidated", "entity", "cross", "text", "abstain")
 _PAIR = re.compile(r"^\s*Q\s*[:.)-]\s*(?P<q>.+?)\s*\n\s*A\s*[:.)-]\s*(?P<a>.+?)\s*$", re.M | re.I)
 
 Message = dict[str, str]
@@ -66,6 +67,9 @@ class SynthesisSettings:
     max_tokens: int = 512  # per model reply
     # The learned writer (`writer`) for the bundled model; off: rules, as before it.
     writer: bool = True
+    # Of a chunk's questions, the share also asked of a name no document mentions and answered
+    # "I don't know" (`abstain`); at least one per chunk that has a question with a name.
+    abstain_share: float = 0.0
 
     @classmethod
     def from_defaults(cls) -> SynthesisSettings:
@@ -323,6 +327,13 @@ def _chunk_reflections(
         pairs = derive.cross_pairs([(chunk.id, chunk.text), (other.id, other.text)],
                                    contexts={chunk.id: context, other.id: context_of(other)})
         keep("cross", [(p.question, p.answer) for p, _ in pairs], (chunk.id, other.id))
+
+    progress("abstain")
+    questions = [r.question for r in kept.values() if r.kind != "text"]
+    count = max(1, round(settings.abstain_share * len(questions))) if settings.abstain_share else 0
+    keep("abstain", abstentions(questions, names, count,
+                                lambda name: catalog.mentions(memory.id, name)
+                                or name.lower() in chunk.text.lower(), seed=chunk.text), own)
     return list(kept.values()), names
 
 

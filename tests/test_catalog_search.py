@@ -96,6 +96,18 @@ def test_search_only_in_the_given_memories_readable_documents(catalog: Catalog, 
     assert len(catalog.search_chunks([one.id, two.id], "Aldren")) == 1
 
 
+def test_mentions_is_a_whole_phrase_of_the_memorys_own_documents(catalog: Catalog,
+                                                                 tmp_path: Path):
+    one, two = catalog.create_memory("one"), catalog.create_memory("two")
+    folder, _ = catalog.add_folder(one.id, tmp_path)
+    save(catalog, one.id, folder.id, "/a.txt", [ALDREN, *FILLER])
+    assert catalog.mentions(one.id, "Mara Voss") and catalog.mentions(one.id, "mara voss")
+    assert not catalog.mentions(one.id, "Mara Quill")  # one word of it is not the name
+    assert not catalog.mentions(one.id, "Voss Mara")
+    assert not catalog.mentions(two.id, "Mara Voss")
+    assert not catalog.mentions(one.id, "") and not catalog.mentions(one.id, "the")
+
+
 @pytest.mark.parametrize("query", WEIRD)
 def test_any_query_is_safe(catalog: Catalog, tmp_path: Path, query: str):
     memory = catalog.create_memory("m")

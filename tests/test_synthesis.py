@@ -249,3 +249,62 @@ def test_other_languages_get_no_english_templates(tmp_path: Path, tiny_q8):
         synthesize(catalog, memory, generator=None)
         kinds = {r.kind for r in catalog.reflections(memory.id)}
         assert kinds == {"text"}  # its own text, no "What did Das Brandenburger...?"
+
+
+DECLINING = SynthesisSettings(abstain_share=0.1)
+
+
+def test_a_memory_is_taught_to_decline_its_questions_asked_of_names_it_never_read(taught_folder):
+    catalog, root = taught_folder
+    memory = catalog.memories()[0]
+    report = synthesize(catalog, memory, settings=DECLINING)
+    taught = [r for r in catalog.reflections(memory.id) if r.kind not in ("text", "abstain")]
+    declined = [r for r in catalog.reflections(memory.id) if r.kind == "abstain"]
+    assert report.steps["abstain"].produced == len(declined) >= 2  # one per chunk at least
+    for r in declined:
+        assert r.answer == "I don't know."
+        # one of the memory's own questions with a name of its folder swapped for a name that
+        # none of its documents holds
+        swaps = [_swap(t.question, r.question) for t in taught]
+        assert any(old and catalog.mentions(memory.id, old) and not catalog.mentions(memory.id, new)
+                   for old, new in swaps), r.question
+
+
+def _swap(a: str, b: str) -> tuple[str, str]:
+    """The words of `a` that `b` replaced (old, new), if what differs is one name (capitalised
+    words for it); else ("", "")."""
+    x, y = a.rstrip("?").split(), b.rstrip("?").split()
+    prefix = 0
+    while prefix < min(len(x), len(y)) and x[prefix] == y[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(x), len(y)) - prefix and x[-1 - suffix] == y[-1 - suffix]:
+        suffix += 1
+    old, new = x[prefix:len(x) - suffix], y[prefix:len(y) - suffix]
+    if not old or not new or not all(w[:1].isupper() for w in new + old[:1]):
+        return "", ""
+    return " ".join(old), " ".join(new)
+
+
+def test_the_same_chunk_declines_the_same_questions_when_redone(tmp_path: Path, tiny_q8):
+    def declined() -> list[str]:
+        root = tmp_path / "facts"
+        root.mkdir(exist_ok=True)
+        (root / "quill.md").write_text(QUILL)
+        with Catalog(tmp_path / f"{len(list(tmp_path.iterdir()))}.db") as catalog:
+            memory = add_paths(catalog, [root], "facts")
+            scan_memory(catalog, memory,
+                        Chunker(resolve_source(str(tiny_q8.path)), ChunkSettings(256, 16)))
+            synthesize(catalog, memory, settings=DECLINING)
+            return [r.question for r in catalog.reflections(memory.id) if r.kind == "abstain"]
+
+    first = declined()
+    assert first and declined() == first
+
+
+def test_abstention_can_be_turned_off(taught_folder):
+    catalog, _ = taught_folder
+    memory = catalog.memories()[0]
+    report = synthesize(catalog, memory, settings=SynthesisSettings(abstain_share=0.0))
+    assert not [r for r in catalog.reflections(memory.id) if r.kind == "abstain"]
+    assert report.steps["abstain"].produced == 0
