@@ -31,7 +31,7 @@ from memo_mlx.recall import Answer
 HISTORY_MESSAGES = 8
 STAGE_WORDS = {"direct": "asked", "grounding": "split", "entity": "who/what", "seek": "asked",
                "memory": "asked", "retrieval": "found", "check": "checked against the passages",
-               "synthesis": "answered"}
+               "read": "read", "synthesis": "answered"}
 
 
 class ChatPane(QWidget):

@@ -36,6 +36,9 @@ def main() -> None:
                         help="answer modes to time (default: direct, rag, combined, auto)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "first-token.json")
     args = parser.parse_args()
+    from memo_mlx.blas import reexec_with_fast_blas
+
+    reexec_with_fast_blas()  # the BLAS the app runs with (the launchers do the same)
     os.environ["MEMO_HOME"] = str(args.work / "home")
 
     from mlx_lm import stream_generate

@@ -251,8 +251,11 @@ def _judge(recall: Any, questions: Sequence[Question], memories: list[Any],
     rows = []
     for q, a in zip(questions, answers, strict=True):
         confidence = [s.confidence for s in a.trace if s.confidence is not None]
+        # What combined did with the memory's answer: the passage that confirmed it, or not.
+        check = next((s.answer for s in a.trace if s.stage == "check"), None)
         rows.append({**_row(q, a.answer), "confidence": max(confidence) if confidence else None,
-                     "sources": a.sources})
+                     "sources": a.sources, "check": check,
+                     "passages_declined": sum(s.stage == "read" for s in a.trace)})
     out = _summary(rows, seconds)
     if mode == "direct" and memories:
         out["min_confidence_sweep"] = confidence_sweep(rows)

@@ -16,8 +16,10 @@ memory's adapter attached (`runtime` swaps them without reloading). Modes:
   memories' text) go into the executive's context.
 - "combined": memory and passages together. Each memory answers first, and BM25 finds the
   passages of the question. A memory's answer that a passage states, in a sentence about what
-  was asked, is the answer; otherwise the passages win: the executive answers from the best
-  one, and the trace says which memory's answer was left out.
+  was asked, is the answer; otherwise the passages win: the executive reads them one at a time,
+  best first, until one answers (with the bundled model, its `reader` adapter says when a
+  passage does not), and the trace says which memory's answer was left out and which passages
+  did not say.
 - "auto": the mode that answers best on the real-text bench (`AUTO`): combined.
 
 Every answer carries its trace (which memory was asked what, and what it said) and the source
@@ -87,7 +89,8 @@ class RecallSettings:
 @dataclass(frozen=True)
 class Step:
     # "direct", "grounding", "entity", "seek", "memory" (combined), "retrieval", "check"
-    # (whether a passage states a memory's answer) or "synthesis"
+    # (whether a passage states a memory's answer), "read" (a passage that does not answer)
+    # or "synthesis"
     stage: str
     question: str
     memory: str | None  # None: the executive (or the index, for retrieval)
@@ -119,6 +122,7 @@ class Answer:
     tokens: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "generated": 0})
     # The passages the executive read (rag, combined): where its quotes are found.
     passages: list[ChunkText] = field(default_factory=list, repr=False)
+    read: int | None = None  # combined: the chunk id of the passage the answer was read from
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -141,6 +145,24 @@ class _Consulted:
     name: str
     id: int
     adapter: Path
+
+
+class _HeldBack:
+    """A streaming callback that holds the text back until `release` says it is the answer."""
+
+    def __init__(self, on_text: Callable[[str], None]):
+        self.on_text, self.held, self.released = on_text, "", False
+
+    def __call__(self, text: str) -> None:
+        if self.released:
+            self.on_text(text)
+        else:
+            self.held += text
+
+    def release(self) -> None:
+        self.released = True
+        if self.held:
+            self.on_text(self.held)
 
 
 def user(text: str) -> list[dict[str, str]]:
@@ -238,12 +260,10 @@ class Recall:
             self._direct(answers, consulted, cancel, on_text)
             finals = []
         elif mode == "combined":
-            chats = self._combined(answers, consulted, memories, cancel)
-            asked = [a for a, chat in zip(answers, chats, strict=True) if chat is not None]
-            if asked:
-                self._executive(asked, [self.reading(history, c) for c in chats if c is not None],
-                                on_text, cancel, adapter=self.reader())
-            if on_text is not None and len(answers) == 1 and not asked and answers[0].answer:
+            unconfirmed = self._combined(answers, consulted, memories, cancel)
+            if unconfirmed:
+                self._read_in_turn(unconfirmed, history, on_text, cancel)
+            elif on_text is not None and len(answers) == 1 and answers[0].answer:
                 on_text(answers[0].answer)  # the memory's answer, confirmed by a passage
             finals = []
         else:
@@ -257,7 +277,8 @@ class Recall:
             if mode == "combined" and says_unknown(a.answer):
                 a.answer = unknown_answer(memories, passages=True)
             if a.passages and not a.quotes:
-                a.quotes = supporting(a.question, a.answer, a.passages)
+                read = [c for c in a.passages if c.id == a.read] or a.passages
+                a.quotes = supporting(a.question, a.answer, read)
         seconds = (time.perf_counter() - began) / len(answers)
         for a in answers:
             a.seconds = seconds
@@ -343,21 +364,18 @@ class Recall:
 
     def _combined(self, answers: list[Answer], consulted: list[_Consulted],
                   memories: Sequence[Memory],
-                  cancel: threading.Event | None) -> list[list[dict[str, str]] | None]:
+                  cancel: threading.Event | None) -> list[Answer]:
         """The memory first, then the passages the question's words find. A memory's answer
         that one of them states, in a sentence that holds at least half of what the question
-        asks about, is the answer (the two agree). Otherwise the passages win: the executive
-        answers from the best passage alone, and the trace says what was left out. One
-        passage, not several: the bundled 135M executive answered 50% of the real-text
-        questions from the right paragraph and 35% from the top three chunks, and 38% with
-        the memory's note beside four (`bench/RESULTS.md`). Returns the executive's chat per
-        answer, None where the memory's answer stands."""
+        asks about, is the answer (the two agree). Otherwise the passages win: they are read
+        (`_read_in_turn`), and the trace says what was left out. Returns the answers still
+        to be read from the passages."""
         asks = [(i, m, a.question) for i, a in enumerate(answers) for m in consulted]
         for (i, m, q), (text, conf) in zip(asks, self._consult(asks, cancel, answers),
                                            strict=True):
             answers[i].trace.append(Step("memory", q, m.name, text, conf))
         ids = [m.id for m in memories]
-        finals: list[list[dict[str, str]] | None] = []
+        unconfirmed = []
         for a in answers:
             chunks = self.catalog.search_chunks(ids, a.question, limit=self.settings.rag_chunks)
             for c in chunks:
@@ -371,14 +389,49 @@ class Recall:
                 a.trace.append(Step("check", st.answer, st.memory, f"{quote.path} says: "
                                     f"{quote.text}"))
                 a.answer, a.quotes = st.answer, [quote]
-                finals.append(None)
                 continue
             for st in notes:
                 a.trace.append(Step("check", st.answer, st.memory, "no passage found says "
                                     "this: the passages answer"))
-            context = chunks[0].text if chunks else "(nothing found)"
-            finals.append(user(reading_prompt(context, a.question)))
-        return finals
+            unconfirmed.append(a)
+        return unconfirmed
+
+    def _read_in_turn(self, answers: list[Answer], history: Sequence[dict[str, str]],
+                      on_text: Callable[[str], None] | None,
+                      cancel: threading.Event | None) -> None:
+        """Each question's passages read one at a time, best first, until one answers it; the
+        answer is "I don't know" when none does. One passage at a time, not all together: the
+        bundled 135M executive answered 50% of the real-text questions from the right paragraph
+        and 35% from the top three chunks in one context, 38% with the memory's note beside
+        four (`bench/RESULTS.md`); and a reader that says a passage does not answer (`reader`)
+        can be asked the next one."""
+        pending = answers
+        for turn in range(max(1, self.settings.rag_chunks)):
+            last = all(turn + 1 >= len(a.passages) for a in pending)
+            chats = [self.reading(history, user(reading_prompt(
+                a.passages[turn].text if turn < len(a.passages) else "(nothing found)",
+                a.question))) for a in pending]
+            # A streamed reply is held back while it may still be "I don't know": the next
+            # passage may answer, and what was shown cannot be taken back.
+            shown = _HeldBack(on_text) if on_text is not None and not last else on_text
+            self._executive(pending, chats, shown, cancel, adapter=self.reader())
+            if isinstance(shown, _HeldBack) and (pending[0].finish_reason == "cancelled"
+                                                 or not says_unknown(pending[0].answer)):
+                shown.release()
+            declined = []
+            for a in pending:
+                if turn >= len(a.passages):
+                    continue
+                passage = a.passages[turn]
+                if a.finish_reason != "cancelled" and says_unknown(a.answer):
+                    a.trace.append(Step("read", a.question, None, f"{passage.path}: does not "
+                                        "say"))
+                    declined.append(a)
+                else:
+                    a.read = passage.id
+            pending = [a for a in declined if turn + 1 < len(a.passages)]
+            if not pending or (cancel is not None and cancel.is_set()):
+                return
 
     def _protocol(self, answers: list[Answer], consulted: list[_Consulted],
                   cancel: threading.Event | None) -> list[list[dict[str, str]]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from memo_mlx.recall import (
     parse_questions,
     supporting,
 )
-from memo_mlx.runtime import ModelRuntime
+from memo_mlx.runtime import ModelRuntime, Reply
 from memo_mlx.scoring import says_unknown
 from memo_mlx.teach import teach_memory
 from tiny import FAST_TEACHING
@@ -310,3 +311,63 @@ def test_submit_does_not_block_the_caller(recall):
     answer = future.result(timeout=60)
     assert answer.mode == "rag" and "".join(t for t, _ in pieces).strip() == answer.answer
     assert {name for _, name in pieces} == {"memo-engine"}
+
+
+class _Reader:
+    """The runtime as combined mode's reading sees it, with a model whose replies are set by
+    the test: memories answer what no passage states, and the executive declines the first
+    `declines` passages it reads, then answers. The control flow of reading passages in turn
+    is what is tested here (which passage, the trace, what is streamed); whether a trained
+    reader declines the right passages is measured on real text (`memo bench`,
+    tests/test_teach_real.py)."""
+
+    def __init__(self, runtime: ModelRuntime, declines: int):
+        self.loaded = runtime.loaded  # the same base: the memories' adapters are usable
+        self.declines, self.read = declines, []
+
+    def _reply(self, chat: list[dict[str, str]], adapter: Path | None) -> Reply:
+        if adapter is not None:
+            text = "Tobias Fenn."
+        else:
+            self.read.append(chat[-1]["content"])
+            text = "I don't know." if len(self.read) <= self.declines else "It is 412 metres."
+        return Reply(text, "stop", 10, len(text.split()), 100.0, 100.0, 0.1, 0.9)
+
+    def generate(self, chat, *, on_text=None, cancel=None, max_tokens=None, adapter=None):
+        reply = self._reply(chat, adapter)
+        for word in reply.text.split(" "):
+            if on_text is not None:
+                on_text(word + " ")
+        return _done(reply)
+
+    def generate_batch(self, chats, *, adapter=None, max_tokens=None, cancel=None, **_):
+        return _done([self._reply(chat, adapter) for chat in chats])
+
+
+def _done(value: object) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+@pytest.mark.parametrize("declines", [0, 1, 9])
+def test_combined_reads_the_passages_in_turn_until_one_answers(recall, declines):
+    reader = _Reader(recall.runtime, declines)
+    combined = Recall(recall.catalog, reader, RecallSettings(mode="combined", rag_chunks=2))
+    streamed: list[str] = []
+    answer = combined.ask("How long is the Hollow Bridge in metres?",
+                          memories(recall, "facts"), on_text=streamed.append)
+    passages = [s.answer.split(":")[0] for s in answer.trace if s.stage == "retrieval"]
+    declined = [s.answer for s in answer.trace if s.stage == "read"]
+    assert len(passages) == 2 and len(reader.read) == min(declines + 1, 2)
+    assert declined == [f"{p}: does not say" for p in passages[:min(declines, 2)]]
+    if declines < 2:
+        assert answer.answer == "It is 412 metres."
+        # only the passage that answered is quoted, and nothing declined was ever shown
+        assert all(q.path == passages[declines] for q in answer.quotes)
+        assert answer.quotes or declines
+        assert "".join(streamed).strip() == answer.answer
+    else:
+        assert answer.answer.startswith("I don't know: nothing in the memory 'facts' and "
+                                        "the documents it was taught")
+        assert answer.quotes == []

@@ -1,6 +1,7 @@
 """The promise of the product on the real default model: after `teach`, the memory answers
 questions about a fictional folder that it was never trained on, and the base model does not;
-its health says so per document; after a file is deleted and the memory re-taught, that file's
+asked as the chat asks, what the folder does not say gets "I don't know"; its health says so per
+document; after a file is deleted and the memory re-taught, that file's
 facts are gone. Slow: minutes of training on a CPU."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 from memo_mlx.catalog import Catalog
 from memo_mlx.chunking import Chunker
 from memo_mlx.ingest import add_paths
+from memo_mlx.recall import Recall
 from memo_mlx.runtime import ModelRuntime
 from memo_mlx.scoring import normalise, says_unknown
 from memo_mlx.teach import adapter_dir, teach_memory
@@ -43,6 +45,15 @@ UNSEEN = [
     ("Who is Port Aldren's mayor?", "Tobias Fenn", "aldren.txt"),
     ("What is the name of Port Aldren's town festival?", "Lantern Night", "aldren.txt"),
     ("In which month does Port Aldren hold the Lantern Night?", "October", "aldren.txt"),
+]
+
+
+# About the folder's subjects, answered by none of its documents.
+UNANSWERABLE = [
+    "How much did the Hollow Bridge cost to build?",
+    "Who did Mara Quill marry?",
+    "What river does the Hollow Bridge cross?",
+    "How many people live in Tessaly?",
 ]
 
 
@@ -87,6 +98,18 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
         health = catalog.recall(memory.id)
         assert health is not None and health.asked > 0, report.to_json()
         print(f"health: {health.right}/{health.asked} held-out probes")
+
+        # Answering as the chat does (the default mode): what the folder says is answered,
+        # what it does not say gets "I don't know".
+        answers = Recall(catalog, runtime).ask_many(
+            [q for q, _, _ in unseen[:4]] + UNANSWERABLE, [memory])
+        answered, declined = answers[:4], answers[4:]
+        for a in answers:
+            print(f"{a.mode}: {a.question} -> {a.answer!r}")
+        assert sum(knows_fact(a.answer, f) for a, (_, f, _) in zip(answered, unseen,
+                                                                   strict=False)) >= 3
+        assert sum(says_unknown(a.answer) for a in answered) <= 1
+        assert sum(says_unknown(a.answer) for a in declined) >= len(UNANSWERABLE) - 1
 
         # Forgetting: quill.md deleted, the memory re-taught without it. Asked: the unseen
         # questions of facts only quill.md states (a name or number no other document has).
