@@ -122,7 +122,8 @@ class ChunkText:
 class NewReflection:
     question: str
     answer: str
-    kind: str  # the synthesis step: direct, indirect, consolidated, entity, cross, or text
+    # the synthesis step: direct, indirect, consolidated, entity, cross, text or abstain
+    kind: str
     chunk_ids: tuple[int, ...]  # the chunks it was written from
 
 
@@ -1045,28 +1046,34 @@ class Catalog:
         return [ChunkText(*row) for row in rows]
 
     def mentions(self, memory_id: int, phrase: str) -> bool:
-        """Whether any chunk of the memory's documents holds `phrase` (case-insensitive)."""
-        match = fts_query(phrase)  # any of its words: the index narrows, instr() decides
-        if not match:
+        """Whether any chunk of the memory's documents holds `phrase` as whole words, in any
+        case (the full-text index narrows; a regular expression decides, as SQLite's lower()
+        knows only ASCII)."""
+        words = phrase.split()
+        if not words:
             return False
-        row = self.db.execute(
-            "SELECT 1 FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
-            "JOIN documents d ON d.id = c.document_id "
-            "WHERE chunks_fts MATCH ? AND d.memory_id = ? AND instr(lower(c.text), ?) LIMIT 1",
-            [match, memory_id, phrase.lower()],
-        ).fetchone()
-        return row is not None
+        pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)",
+                             re.IGNORECASE)
+        match = fts_query(phrase)
+        sql = ("SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+               "WHERE d.memory_id = ?")
+        args: list[Any] = [memory_id]
+        if match:  # a phrase of stop words only ("The") is looked for in every chunk
+            sql += " AND c.id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)"
+            args.append(match)
+        return any(pattern.search(text) for (text,) in self.db.execute(sql, args))
 
     def search_reflections(self, memory_id: int, text: str, limit: int = 5) -> list[Reflection]:
         """The memory's active reflections that best match a text (bm25), best first: which of
-        them taught an answer, so that it can cite their documents."""
+        them taught an answer, so that it can cite their documents. A taught "I don't know"
+        (`abstain`) teaches none."""
         match = fts_query(text)
         if not match or limit <= 0:
             return []
         rows = self.db.execute(
             f"SELECT {_REFLECTION} FROM reflections_fts f JOIN reflections r ON r.id = f.rowid "
             "WHERE reflections_fts MATCH ? AND r.memory_id = ? AND r.state = 'active' "
-            "ORDER BY f.rank, r.id LIMIT ?",
+            "AND r.kind != 'abstain' ORDER BY f.rank, r.id LIMIT ?",
             [match, memory_id, limit],
         ).fetchall()
         return [_reflection(row) for row in rows]

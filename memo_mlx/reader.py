@@ -23,12 +23,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .scoring import content_words, normalise
+from .scoring import DONT_KNOW, content_words, normalise
 from .settings import prompt, resources_dir
 from .training import Example
 from .writer import BASE_MODEL, SYSTEM, sentence_spans, train_command
-
-DECLINE = "I don't know."
 
 
 def reader_dir() -> Path:
@@ -93,7 +91,7 @@ def training_examples(squad: dict[str, Any], every: int = 2) -> list[Example]:
                     key=lambda i: (-len(asked & words[i]), i))
                 if others:
                     examples.append(Example(reading_prompt(paragraphs[others[0]],
-                                                           q["question"]), DECLINE, SYSTEM))
+                                                           q["question"]), DONT_KNOW, SYSTEM))
     return examples
 
 
@@ -102,4 +100,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    from .blas import reexec_with_fast_blas
+
+    reexec_with_fast_blas()  # as the writer's: a day of training with the bundled BLAS
     main(sys.argv[1:])

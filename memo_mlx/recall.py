@@ -47,7 +47,14 @@ from . import derive
 from .catalog import Catalog, ChunkText, Memory, Reflection
 from .errors import MemoError
 from .reader import reader_for, reading_prompt, reading_system
-from .scoring import content_words, plain_sentences, says_unknown, stated_in
+from .scoring import (
+    DONT_KNOW,
+    content_words,
+    plain_sentences,
+    says_unknown,
+    starts_declining,
+    stated_in,
+)
 from .settings import from_section, keep_verdict, known_verdict, prompt
 
 MODES = ("auto", "direct", "protocol", "rag", "combined")
@@ -55,7 +62,6 @@ MODES = ("auto", "direct", "protocol", "rag", "combined")
 # squad`, bench/RESULTS.md): with the bundled executive, combined 52%, direct 41%, rag 35%.
 # The protocol is not measured there: that executive cannot split a question (its self-check).
 AUTO = "combined"
-UNKNOWN = "I don't know."
 
 # One thread leads the stages of submitted questions, in order (they wait on the engine).
 _leader: ThreadPoolExecutor | None = None
@@ -122,7 +128,7 @@ class Answer:
     tokens: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "generated": 0})
     # The passages the executive read (rag, combined): where its quotes are found.
     passages: list[ChunkText] = field(default_factory=list, repr=False)
-    read: int | None = None  # combined: the chunk id of the passage the answer was read from
+    read_from: int | None = None  # combined: the chunk id of the passage that answered
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,20 +154,21 @@ class _Consulted:
 
 
 class _HeldBack:
-    """A streaming callback that holds the text back until `release` says it is the answer."""
+    """A streaming callback that holds the text back while it may still be the reader's
+    decline ("I don't know."), and passes it on, from the start, once it cannot be."""
 
     def __init__(self, on_text: Callable[[str], None]):
-        self.on_text, self.held, self.released = on_text, "", False
+        self.on_text = on_text
+        self.held = ""
+        self.released = False
 
     def __call__(self, text: str) -> None:
         if self.released:
             self.on_text(text)
-        else:
-            self.held += text
-
-    def release(self) -> None:
-        self.released = True
-        if self.held:
+            return
+        self.held += text
+        if not starts_declining(self.held):
+            self.released = True
             self.on_text(self.held)
 
 
@@ -195,8 +202,9 @@ class Recall:
         history: Sequence[dict[str, str]] = (),
     ) -> Answer:
         """Answer one question, streaming the final answer's text into `on_text`. `history`:
-        the conversation so far, which the executive sees when it answers itself (no memory,
-        or RAG); memories are asked the question alone, as they were taught."""
+        the conversation so far, which the executive sees when it answers itself (no memory)
+        or reads passages (rag, combined); memories are asked the question alone, as they
+        were taught."""
         return self._answer([question], memories, mode, on_text, cancel, history)[0]
 
     def submit(
@@ -277,7 +285,7 @@ class Recall:
             if mode == "combined" and says_unknown(a.answer):
                 a.answer = unknown_answer(memories, passages=True)
             if a.passages and not a.quotes:
-                read = [c for c in a.passages if c.id == a.read] or a.passages
+                read = [c for c in a.passages if c.id == a.read_from] or a.passages
                 a.quotes = supporting(a.question, a.answer, read)
         seconds = (time.perf_counter() - began) / len(answers)
         for a in answers:
@@ -348,8 +356,8 @@ class Recall:
                 return
             text = reply.text.strip()
             if reply.confidence < self.settings.min_confidence:
-                text = UNKNOWN
-            answer.trace.append(Step("direct", answer.question, m.name, text or UNKNOWN,
+                text = DONT_KNOW
+            answer.trace.append(Step("direct", answer.question, m.name, text or DONT_KNOW,
                                      round(reply.confidence, 4)))
 
     def _rag(self, answer: Answer, memories: Sequence[Memory]) -> list[dict[str, str]]:
@@ -400,38 +408,44 @@ class Recall:
                       on_text: Callable[[str], None] | None,
                       cancel: threading.Event | None) -> None:
         """Each question's passages read one at a time, best first, until one answers it; the
-        answer is "I don't know" when none does. One passage at a time, not all together: the
-        bundled 135M executive answered 50% of the real-text questions from the right paragraph
-        and 35% from the top three chunks in one context, 38% with the memory's note beside
-        four (`bench/RESULTS.md`); and a reader that says a passage does not answer (`reader`)
-        can be asked the next one."""
-        pending = answers
-        for turn in range(max(1, self.settings.rag_chunks)):
+        answer is "I don't know" when none does (or nothing was found). One passage at a time,
+        not all together: the bundled 135M executive answered 50% of the real-text questions
+        from the right paragraph and 35% from the top three chunks in one context, 38% with
+        the memory's note beside four (`bench/RESULTS.md`); and a reader that says a passage
+        does not answer (`reader`) can be asked the next one."""
+        unfound = [a for a in answers if not a.passages]
+        for a in unfound:
+            a.answer = DONT_KNOW
+        pending = [a for a in answers if a.passages]
+        turn = 0
+        while pending:
+            if cancel is not None and cancel.is_set():  # Stop between passages: not unknown
+                for a in pending:
+                    a.answer, a.finish_reason = "", "cancelled"
+                return
+            for a in pending:
+                a.answer = ""
+            chats = [self.reading(history, user(reading_prompt(a.passages[turn].text,
+                                                               a.question))) for a in pending]
             last = all(turn + 1 >= len(a.passages) for a in pending)
-            chats = [self.reading(history, user(reading_prompt(
-                a.passages[turn].text if turn < len(a.passages) else "(nothing found)",
-                a.question))) for a in pending]
-            # A streamed reply is held back while it may still be "I don't know": the next
-            # passage may answer, and what was shown cannot be taken back.
+            # A streamed reply is held back while it may still be the reader's "I don't know":
+            # the next passage may answer, and what was shown cannot be taken back.
             shown = _HeldBack(on_text) if on_text is not None and not last else on_text
             self._executive(pending, chats, shown, cancel, adapter=self.reader())
-            if isinstance(shown, _HeldBack) and (pending[0].finish_reason == "cancelled"
-                                                 or not says_unknown(pending[0].answer)):
-                shown.release()
             declined = []
             for a in pending:
-                if turn >= len(a.passages):
-                    continue
                 passage = a.passages[turn]
-                if a.finish_reason != "cancelled" and says_unknown(a.answer):
+                if a.finish_reason == "cancelled":
+                    continue
+                if starts_declining(a.answer):
                     a.trace.append(Step("read", a.question, None, f"{passage.path}: does not "
                                         "say"))
-                    declined.append(a)
+                    if turn + 1 < len(a.passages):
+                        declined.append(a)
                 else:
-                    a.read = passage.id
-            pending = [a for a in declined if turn + 1 < len(a.passages)]
-            if not pending or (cancel is not None and cancel.is_set()):
-                return
+                    a.read_from = passage.id
+                    a.sources = [passage.path]
+            pending, turn = declined, turn + 1
 
     def _protocol(self, answers: list[Answer], consulted: list[_Consulted],
                   cancel: threading.Event | None) -> list[list[dict[str, str]]]:
@@ -523,7 +537,7 @@ class Recall:
         """Each (question index, memory, question) asked of its memory: one batch per memory.
         An unsure answer (below min_confidence) is "I don't know"; one that Stop cut short
         marks its answer cancelled (what was never said is not "I don't know")."""
-        out: list[tuple[str, float]] = [(UNKNOWN, 0.0)] * len(asks)
+        out: list[tuple[str, float]] = [(DONT_KNOW, 0.0)] * len(asks)
         done = [False] * len(asks)
         for memory in dict.fromkeys(m for _, m, _ in asks):
             mine = [k for k, (_, m, _) in enumerate(asks) if m == memory]
@@ -535,8 +549,8 @@ class Recall:
                 answers[asks[k][0]].count(reply)
                 text = reply.text.strip()
                 if reply.confidence < self.settings.min_confidence:
-                    text = UNKNOWN
-                out[k] = (text or UNKNOWN, round(reply.confidence, 4))
+                    text = DONT_KNOW
+                out[k] = (text or DONT_KNOW, round(reply.confidence, 4))
                 done[k] = reply.finish_reason != "cancelled"
         for k, finished in enumerate(done):
             if not finished:
@@ -594,10 +608,8 @@ class Recall:
         for st in used:
             memory = by_name.get(st.memory or "")
             if memory is not None:
-                # A taught "I don't know" (abstain.py) supports no answer.
-                found.extend(r for r in self.catalog.search_reflections(
-                    memory.id, f"{st.question} {st.answer}", limit=self.settings.sources)
-                    if r.kind != "abstain")
+                found.extend(self.catalog.search_reflections(
+                    memory.id, f"{st.question} {st.answer}", limit=self.settings.sources))
         paths = self.catalog.reflection_sources([r.id for r in found])
         answer.sources = list(dict.fromkeys(p for r in found for p in paths.get(r.id, [])))
         quoted: dict[str, str] = {}

@@ -51,6 +51,18 @@ def _contains(haystack: str, needle: str) -> bool:
     return bool(needle) and f" {needle} " in f" {haystack} "
 
 
+# What a memory and the passage reader are taught to say when they do not know.
+DONT_KNOW = "I don't know."
+
+
+def starts_declining(text: str) -> bool:
+    """Whether a reply is, or may still become, the taught "I don't know." (a prefix of it,
+    or it): a decline and nothing after it. Narrower than `says_unknown`, which also finds a
+    decline inside an answer ("the date is unknown, but...")."""
+    norm, decline = normalise(text), normalise(DONT_KNOW)
+    return decline.startswith(norm) or norm == decline
+
+
 def says_unknown(text: str) -> bool:
     """Whether a reply declines: "I don't know", "I'm not sure", "no information", ..."""
     norm = normalise(text)

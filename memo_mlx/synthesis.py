@@ -14,7 +14,8 @@ a self-check on a known passage; the bundled 135M model does not (it repeats one
 writes no answers). It has its learned writer instead (`writer`: questions per sentence, each
 answered by its sentence), with the rules' reverse and cross-document questions beside it; any
 other model that fails the check gets the rules (`derive`). A step a model leaves empty is
-filled by rule. The text itself is taught beside the pairs.
+filled by rule. The text itself is taught beside the pairs, and (`abstain_share`) a few of the
+pairs' questions asked of names no document mentions, answered "I don't know" (`abstain`).
 
 Resumable: a chunk's reflections, its names and its "done" mark are stored in one transaction, so
 a killed or cancelled run redoes only the chunks it had not finished. Prompts are files in
@@ -328,12 +329,15 @@ def _chunk_reflections(
                                    contexts={chunk.id: context, other.id: context_of(other)})
         keep("cross", [(p.question, p.answer) for p, _ in pairs], (chunk.id, other.id))
 
-    progress("abstain")
-    questions = [r.question for r in kept.values() if r.kind != "text"]
-    count = max(1, round(settings.abstain_share * len(questions))) if settings.abstain_share else 0
-    keep("abstain", abstentions(questions, names, count,
-                                lambda name: catalog.mentions(memory.id, name)
-                                or name.lower() in chunk.text.lower(), seed=chunk.text), own)
+    if settings.abstain_share:
+        progress("abstain")
+        questions = [r.question for r in kept.values() if r.kind != "text"]
+
+        def known(name: str) -> bool:  # this chunk is saved with its reflections, after this
+            return catalog.mentions(memory.id, name) or name.lower() in chunk.text.lower()
+
+        count = max(1, round(settings.abstain_share * len(questions)))
+        keep("abstain", abstentions(questions, names, count, known, seed=chunk.text), own)
     return list(kept.values()), names
 
 

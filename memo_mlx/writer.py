@@ -531,12 +531,6 @@ def train_command(argv: list[str], name: str, out: Path,
     (the writer's, the reader's)."""
     import argparse
 
-    from .blas import reexec_with_fast_blas
-
-    # An hour of training: with MLX's bundled reference BLAS it would be a day (the launchers
-    # `memo` and `memo-app` do the same).
-    reexec_with_fast_blas()
-
     parser = argparse.ArgumentParser(prog=f"python -m memo_mlx.{name}")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help=f"train the {name} adapter (once, by the developers)")
@@ -553,4 +547,9 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    from .blas import reexec_with_fast_blas
+
+    # An hour of training: with MLX's bundled reference BLAS it would be a day (the launchers
+    # `memo` and `memo-app` do the same).
+    reexec_with_fast_blas()
     main(sys.argv[1:])

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 
-from memo_mlx.abstain import UNKNOWN, abstentions, invented_name
+from memo_mlx.abstain import abstentions, invented_name
+from memo_mlx.scoring import DONT_KNOW
 
 QUESTIONS = [
     "Where was Mara Quill born?",
@@ -19,7 +20,7 @@ NAMES = ["Mara Quill", "Hollow Bridge", "1987", "Tessaly"]
 def test_a_name_in_a_question_is_swapped_for_one_the_memory_does_not_know():
     pairs = abstentions(QUESTIONS, NAMES, count=4, known=lambda name: False, seed="s")
     assert len(pairs) == 2  # the date and the question without a name are left alone
-    assert all(answer == UNKNOWN for _, answer in pairs)
+    assert all(answer == DONT_KNOW for _, answer in pairs)
     swapped = {q for q, _ in pairs}
     assert not swapped & set(QUESTIONS)
     assert any(q.startswith("Where was ") and q.endswith(" born?") and "Mara Quill" not in q
@@ -52,3 +53,26 @@ def test_invented_names_have_the_words_of_the_name_they_replace():
     for words in (1, 2, 3):
         name = invented_name(rng, words)
         assert len(name.split()) == words and all(w[0].isupper() for w in name.split())
+
+
+def test_names_that_are_fragments_months_or_parts_of_words_are_left_alone():
+    questions = ["Where is St. Ives?", "What happens in June?", "Who is Ann-Marie Lowe?",
+                 "What did Ann say to Ann?"]
+    pairs = abstentions(questions, ["St", "June", "Ann"], count=9, known=lambda name: False,
+                        seed="s")
+    assert len(pairs) == 1
+    (question, _), = pairs
+    # every mention swapped for the same invented name
+    assert question.startswith("What did ") and "Ann" not in question
+    assert question.split()[2] == question.split()[-1].rstrip("?")
+
+
+def test_when_every_draw_is_known_the_next_question_is_tried():
+    calls: list[str] = []
+
+    def known(name: str) -> bool:  # every name drawn for the first question is known
+        calls.append(name)
+        return len(calls) <= 8
+
+    pairs = abstentions(QUESTIONS, NAMES, count=1, known=known, seed="s")
+    assert len(pairs) == 1 and len(calls) == 9

@@ -96,16 +96,19 @@ def test_search_only_in_the_given_memories_readable_documents(catalog: Catalog, 
     assert len(catalog.search_chunks([one.id, two.id], "Aldren")) == 1
 
 
-def test_mentions_is_a_whole_phrase_of_the_memorys_own_documents(catalog: Catalog,
-                                                                 tmp_path: Path):
+def test_mentions_finds_a_phrase_as_whole_words_in_the_memorys_own_documents(
+        catalog: Catalog, tmp_path: Path):
     one, two = catalog.create_memory("one"), catalog.create_memory("two")
     folder, _ = catalog.add_folder(one.id, tmp_path)
-    save(catalog, one.id, folder.id, "/a.txt", [ALDREN, *FILLER])
-    assert catalog.mentions(one.id, "Mara Voss") and catalog.mentions(one.id, "mara voss")
+    save(catalog, one.id, folder.id, "/a.txt", [ALDREN, *FILLER, "Émile Zola wrote here."])
+    assert catalog.mentions(one.id, "Mara Voss") and catalog.mentions(one.id, "mara  voss")
+    assert catalog.mentions(one.id, "émile zola")  # beyond ASCII, in any case
+    assert catalog.mentions(one.id, "The")  # stop words only: still looked for
     assert not catalog.mentions(one.id, "Mara Quill")  # one word of it is not the name
+    assert not catalog.mentions(one.id, "Mara Vo")  # nor part of a word
     assert not catalog.mentions(one.id, "Voss Mara")
     assert not catalog.mentions(two.id, "Mara Voss")
-    assert not catalog.mentions(one.id, "") and not catalog.mentions(one.id, "the")
+    assert not catalog.mentions(one.id, "") and not catalog.mentions(one.id, "  ")
 
 
 @pytest.mark.parametrize("query", WEIRD)

@@ -4,8 +4,9 @@ and holds none of its answers, by "I don't know."."""
 
 from __future__ import annotations
 
-from memo_mlx.reader import DECLINE, reader_for, reading_prompt, training_examples
+from memo_mlx.reader import reader_for, reading_prompt, training_examples
 from memo_mlx.runtime import ModelRuntime
+from memo_mlx.scoring import DONT_KNOW
 
 BRIDGE = ("The Hollow Bridge was designed by Mara Quill. It was finished in 1987. The bridge "
           "crosses the river Esk.")
@@ -33,14 +34,14 @@ def test_each_question_is_read_in_its_own_paragraph_and_in_the_nearest_other():
         (reading_prompt(BRIDGE, "Who designed the Hollow Bridge?"),
          "The Hollow Bridge was designed by Mara Quill."),
         # The town's paragraph names the bridge too, but not who designed it.
-        (reading_prompt(TOWN, "Who designed the Hollow Bridge?"), DECLINE),
+        (reading_prompt(TOWN, "Who designed the Hollow Bridge?"), DONT_KNOW),
     ]
     assert got[2][1] == "It was finished in 1987."
     assert got[4] == (reading_prompt(FESTIVAL, "When is the Lantern Night held?"),
                       "The Lantern Night is held every October.")
     assert all(e.system == "" for e in examples)  # trained, and read, with no system prompt
     # A paragraph that holds the answer is never the one that does not say.
-    assert not any(e.answer == DECLINE and "Mara Quill" in e.question for e in examples[:2])
+    assert not any(e.answer == DONT_KNOW and "Mara Quill" in e.question for e in examples[:2])
 
 
 def test_every_second_question_by_default():

@@ -155,7 +155,7 @@ def test_direct_streams_each_memorys_answer_as_it_is_written(recall):
                                                  and said["town"] == "I don't know.")
 
 
-def test_combined_reads_the_best_passage_when_no_passage_states_the_memorys_answer(recall):
+def test_combined_reads_the_passages_when_no_passage_states_the_memorys_answer(recall):
     question = "How long is the Hollow Bridge in metres?"
     answer = recall.ask(question, memories(recall, "facts"), mode="combined")
     stages = [s.stage for s in answer.trace]
@@ -165,7 +165,7 @@ def test_combined_reads_the_best_passage_when_no_passage_states_the_memorys_answ
     assert any("412 metres" in p for p in passages)
     assert Path(answer.sources[0]).name in {"bridge.md", "quill.md"}
     # What the random memory says is in no passage: the trace says it was left out, and the
-    # executive answered from the best passage.
+    # executive read the passages (in turn: test_combined_reads_the_passages_in_turn...).
     note = answer.trace[0].answer
     if not says_unknown(note) and not any(note in p for p in passages):
         assert [s.question for s in answer.trace if s.stage == "check"] == [note]
@@ -315,22 +315,23 @@ def test_submit_does_not_block_the_caller(recall):
 
 class _Reader:
     """The runtime as combined mode's reading sees it, with a model whose replies are set by
-    the test: memories answer what no passage states, and the executive declines the first
-    `declines` passages it reads, then answers. The control flow of reading passages in turn
-    is what is tested here (which passage, the trace, what is streamed); whether a trained
-    reader declines the right passages is measured on real text (`memo bench`,
-    tests/test_teach_real.py)."""
+    the test: memories answer what no passage states, and the executive's reply to a passage
+    is `says(prompt, reads so far)`. The control flow of reading passages in turn is what is
+    tested here (which passage, the trace, what is streamed, Stop); whether a trained reader
+    declines the right passages is measured on real text (`memo bench`,
+    tests/test_teach_real.py). The tiny test model has no reader adapter: a call with an
+    adapter is a memory's."""
 
-    def __init__(self, runtime: ModelRuntime, declines: int):
+    def __init__(self, runtime: ModelRuntime, says):
         self.loaded = runtime.loaded  # the same base: the memories' adapters are usable
-        self.declines, self.read = declines, []
+        self.says, self.read = says, []
 
     def _reply(self, chat: list[dict[str, str]], adapter: Path | None) -> Reply:
         if adapter is not None:
             text = "Tobias Fenn."
         else:
             self.read.append(chat[-1]["content"])
-            text = "I don't know." if len(self.read) <= self.declines else "It is 412 metres."
+            text = self.says(chat[-1]["content"], len(self.read))
         return Reply(text, "stop", 10, len(text.split()), 100.0, 100.0, 0.1, 0.9)
 
     def generate(self, chat, *, on_text=None, cancel=None, max_tokens=None, adapter=None):
@@ -350,24 +351,58 @@ def _done(value: object) -> Future:
     return future
 
 
+def _combined(recall: Recall, says) -> Recall:
+    return Recall(recall.catalog, _Reader(recall.runtime, says),
+                  RecallSettings(mode="combined", rag_chunks=2))
+
+
 @pytest.mark.parametrize("declines", [0, 1, 9])
 def test_combined_reads_the_passages_in_turn_until_one_answers(recall, declines):
-    reader = _Reader(recall.runtime, declines)
-    combined = Recall(recall.catalog, reader, RecallSettings(mode="combined", rag_chunks=2))
+    combined = _combined(recall, lambda passage, reads: "I don't know." if reads <= declines
+                         else "It is 412 metres.")
     streamed: list[str] = []
     answer = combined.ask("How long is the Hollow Bridge in metres?",
                           memories(recall, "facts"), on_text=streamed.append)
     passages = [s.answer.split(":")[0] for s in answer.trace if s.stage == "retrieval"]
     declined = [s.answer for s in answer.trace if s.stage == "read"]
-    assert len(passages) == 2 and len(reader.read) == min(declines + 1, 2)
+    assert len(passages) == 2 and len(combined.runtime.read) == min(declines + 1, 2)
     assert declined == [f"{p}: does not say" for p in passages[:min(declines, 2)]]
     if declines < 2:
         assert answer.answer == "It is 412 metres."
-        # only the passage that answered is quoted, and nothing declined was ever shown
+        assert answer.sources == [passages[declines]]  # the passage that answered
         assert all(q.path == passages[declines] for q in answer.quotes)
         assert answer.quotes or declines
-        assert "".join(streamed).strip() == answer.answer
+        assert "".join(streamed).strip() == answer.answer  # no decline was ever shown
     else:
         assert answer.answer.startswith("I don't know: nothing in the memory 'facts' and "
                                         "the documents it was taught")
-        assert answer.quotes == []
+        assert answer.quotes == [] and answer.sources == passages  # what was searched
+        assert "".join(streamed).strip() == "I don't know."  # the last passage's, unheld
+
+
+def test_combined_reads_each_question_of_a_batch_until_its_own_answer(recall):
+    def says(prompt: str, reads: int) -> str:  # the passage holds it, and it was asked
+        return "It is 412 metres." if "412" in prompt and "How long" in prompt else (
+            "I don't know.")
+
+    combined = _combined(recall, says)
+    bridge, mayor = combined.ask_many(["How long is the Hollow Bridge in metres?",
+                                       "Who is the mayor of Port Aldren?"],
+                                      memories(recall, "facts"))
+    assert bridge.answer == "It is 412 metres." and Path(bridge.sources[0]).name == "bridge.md"
+    assert len([s for s in mayor.trace if s.stage == "read"]) == len(mayor.passages) == 2
+    assert mayor.answer.startswith("I don't know: nothing in the memory 'facts'")
+
+
+def test_stop_between_passages_is_cancelled_not_unknown(recall):
+    stop = threading.Event()
+
+    def says(passage: str, reads: int) -> str:
+        stop.set()  # Stop pressed while the first passage was read
+        return "I don't know."
+
+    combined = _combined(recall, says)
+    answer = combined.ask("How long is the Hollow Bridge in metres?",
+                          memories(recall, "facts"), cancel=stop)
+    assert answer.finish_reason == "cancelled" and not says_unknown(answer.answer)
+    assert len(combined.runtime.read) == 1
