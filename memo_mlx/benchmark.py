@@ -15,7 +15,8 @@ reflections) are answered, on the same base model, under each condition:
 - "gold": the question's own passage in the executive's context, as "rag" puts chunks there:
   the ceiling of any retrieval (real-text corpora);
 - "distractors": distractor documents are added to the memory's folders, it is taught again
-  (incrementally, as a user's memory grows), and asked directly; "rag+distractors" likewise.
+  (incrementally, as a user's memory grows), and asked directly; "combined+distractors" and
+  "rag+distractors" likewise.
 
 Answers are judged by normalised contained match (`scoring.is_correct`; "I don't know" is
 right for the unanswerable ones) and SQuAD's token F1. Reports accuracy, F1 and answer length
@@ -40,12 +41,13 @@ from .errors import MemoError
 from .fiction import Question, make_corpus, read_questions, write_corpus
 from .scoring import covered, f1, is_correct, plain_sentences, says_unknown
 
-CONDITIONS = ("none", "direct", "protocol", "combined", "auto", "rag", "gold", "distractors",
-              "rag+distractors")
+# The conditions asked after distractor documents joined the memory, and their answer modes.
+DISTRACTED = {"distractors": "direct", "combined+distractors": "combined",
+              "rag+distractors": "rag"}
+CONDITIONS = ("none", "direct", "protocol", "combined", "auto", "rag", "gold", *DISTRACTED)
 CORPORA = ("fiction", "squad")
 DEFAULT_CONDITIONS = {
-    "fiction": ("none", "direct", "protocol", "combined", "rag", "distractors",
-                "rag+distractors"),
+    "fiction": ("none", "direct", "protocol", "combined", "rag", *DISTRACTED),
     "squad": ("none", "direct", "combined", "auto", "rag", "gold"),
 }
 
@@ -87,7 +89,7 @@ def run_benchmark(
     if settings.again:
         if not (work / "home" / "catalog.db").is_file():
             raise BenchError(f"{work}: no earlier run taught a memory here to answer again")
-        if {"distractors", "rag+distractors"} & set(settings.conditions):
+        if set(DISTRACTED) & set(settings.conditions):
             raise BenchError("the distractor conditions teach; answering again does not")
     if settings.corpus not in CORPORA:
         raise BenchError(f"unknown corpus {settings.corpus!r}; choose from {', '.join(CORPORA)}")
@@ -182,7 +184,7 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
             judged = (_judge_gold(recall, questions) if mode == "gold"
                       else _judge(recall, questions, memories, mode))
             report["conditions"][name] = {**judged, "mode": mode or "none"}
-        if wanted & {"distractors", "rag+distractors"}:
+        if wanted & set(DISTRACTED):
             if not extra.is_dir():
                 raise BenchError(f"{extra.parent}: the distractor conditions need a "
                                  "distractors/ folder")
@@ -192,7 +194,7 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
             again = teach_memory(catalog, memory, runtime, chunker=Chunker())
             report["distractor_teach"] = {**_teach_summary(again),
                                           "seconds": round(time.perf_counter() - began, 1)}
-            for name, mode in (("distractors", "direct"), ("rag+distractors", "rag")):
+            for name, mode in DISTRACTED.items():
                 if name in wanted:
                     on_progress(f"answering: {name}")
                     report["conditions"][name] = _judge(recall, questions, [memory], mode)
