@@ -653,16 +653,21 @@ _NUMBERED = re.compile(r"^\s*(?:[-*•]|\d+[.)]|Q\d*:|Sub-question\s*\d*:)\s*", 
 
 def agreement(question: str, notes: Sequence[Step],
                passages: Sequence[ChunkText]) -> tuple[Step, Quote] | None:
-    """The first memory's answer a passage states in a sentence that holds at least half of
-    the question's words, with that sentence: the memory recalled what the passage says
-    about what was asked (a note the passages state elsewhere answers another question)."""
+    """The first memory's answer a passage states in a sentence that holds, with the sentence
+    before it, at least half of the question's words; with that sentence: the memory recalled
+    what the passage says about what was asked (a note the passages state elsewhere answers
+    another question)."""
     asked = content_words(question)
     for st in notes:
         for c in passages:
+            before = ""
             for sentence in plain_sentences(c.text, 1):
-                if (stated_in(st.answer, sentence)
-                        and 2 * len(asked & content_words(sentence)) >= len(asked)):
+                # With the sentence before it: "It was finished in 1987." is about the subject
+                # the last sentence named.
+                about = content_words(f"{before} {sentence}")
+                if stated_in(st.answer, sentence) and 2 * len(asked & about) >= len(asked):
                     return st, Quote(c.path, sentence)
+                before = sentence
     return None
 
 

@@ -263,11 +263,21 @@ def test_a_memorys_answer_stands_where_a_passage_states_it_about_what_was_asked(
     assert agreement(QUESTION, [said], [passage]) == (
         said, Quote("/f/bridge.md", "The Hollow Bridge in Port Aldren was designed by Mara "
                                     "Quill."))
-    # True, and in the passage, but not about what was asked: the passages answer.
-    other = Step("memory", QUESTION, "facts", "It is 412 metres long.")
-    assert agreement(QUESTION, [other], [passage]) is None
+    # True, and in the passage, but not about what was asked (nor next to a sentence that
+    # is): the passages answer.
+    town = ChunkText(3, 1, "/f/bridge.md", None, "", "The Hollow Bridge was designed by Mara "
+                     "Quill. Port Aldren has a harbour. Its mayor is Tobias Fenn.")
+    other = Step("memory", QUESTION, "facts", "Its mayor is Tobias Fenn.")
+    assert agreement(QUESTION, [other], [town]) is None
     assert agreement(QUESTION, [Step("memory", QUESTION, "facts", "Tobias Fenn designed "
                                       "it.")], [passage]) is None
+    # A sentence about the subject the sentence before it named
+    when = "When was the Hollow Bridge finished?"
+    finished = ChunkText(2, 1, "/f/bridge.md", None, "", "The Hollow Bridge is in Port Aldren. "
+                         "It was finished in 1987.")
+    said = Step("memory", when, "facts", "It was finished in 1987.")
+    assert agreement(when, [said], [finished]) == (said, Quote("/f/bridge.md",
+                                                               "It was finished in 1987."))
     assert supporting(QUESTION, "It was designed by Mara Quill.", [passage]) == [
         Quote("/f/bridge.md", "The Hollow Bridge in Port Aldren was designed by Mara Quill.")]
     assert supporting(QUESTION, "I don't know.", [passage]) == []
