@@ -59,8 +59,7 @@ def starts_declining(text: str) -> bool:
     """Whether a reply is, or may still become, the taught "I don't know." (a prefix of it,
     or it): a decline and nothing after it. Narrower than `says_unknown`, which also finds a
     decline inside an answer ("the date is unknown, but...")."""
-    norm, decline = normalise(text), normalise(DONT_KNOW)
-    return decline.startswith(norm) or norm == decline
+    return normalise(DONT_KNOW).startswith(normalise(text))
 
 
 def says_unknown(text: str) -> bool:
