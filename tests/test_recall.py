@@ -261,8 +261,8 @@ def test_a_memorys_answer_stands_where_a_passage_states_it_about_what_was_asked(
                         "designed by Mara Quill. It is 412 metres long.")
     said = Step("memory", QUESTION, "facts", "Mara Quill designed the Hollow Bridge.")
     assert agreement(QUESTION, [said], [passage]) == (
-        said, Quote("/f/bridge.md", "The Hollow Bridge in Port Aldren was designed by Mara "
-                                    "Quill."))
+        said, passage, Quote("/f/bridge.md", "The Hollow Bridge in Port Aldren was designed "
+                                             "by Mara Quill."))
     # True, and in the passage, but not about what was asked (nor next to a sentence that
     # is): the passages answer.
     town = ChunkText(3, 1, "/f/bridge.md", None, "", "The Hollow Bridge was designed by Mara "
@@ -276,8 +276,9 @@ def test_a_memorys_answer_stands_where_a_passage_states_it_about_what_was_asked(
     finished = ChunkText(2, 1, "/f/bridge.md", None, "", "The Hollow Bridge is in Port Aldren. "
                          "It was finished in 1987.")
     said = Step("memory", when, "facts", "It was finished in 1987.")
-    assert agreement(when, [said], [finished]) == (said, Quote("/f/bridge.md",
-                                                               "It was finished in 1987."))
+    assert agreement(when, [said], [finished]) == (said, finished,
+                                                   Quote("/f/bridge.md",
+                                                         "It was finished in 1987."))
     assert supporting(QUESTION, "It was designed by Mara Quill.", [passage]) == [
         Quote("/f/bridge.md", "The Hollow Bridge in Port Aldren was designed by Mara Quill.")]
     assert supporting(QUESTION, "I don't know.", [passage]) == []
@@ -323,22 +324,24 @@ def test_submit_does_not_block_the_caller(recall):
     assert {name for _, name in pieces} == {"memo-engine"}
 
 
+READER = Path("reader")  # what `_Reader` takes for the reader adapter
+
+
 class _Reader:
     """The runtime as combined mode's reading sees it, with a model whose replies are set by
-    the test: memories answer what no passage states, and the executive's reply to a passage
-    is `says(prompt, reads so far)`. The control flow of reading passages in turn is what is
-    tested here (which passage, the trace, what is streamed, Stop); whether a trained reader
-    declines the right passages is measured on real text (`memo bench`,
-    tests/test_teach_real.py). The tiny test model has no reader adapter: a call with an
-    adapter is a memory's."""
+    the test: memories answer `recalls` ("Tobias Fenn.", which only the town memory's
+    passage states), and the reader's reply to a passage is `says(prompt, reads so far)`.
+    The control flow of reading passages in turn is what is tested here (which passage, the
+    trace, what is streamed, Stop); whether a trained reader declines the right passages is
+    measured on real text (`memo bench`, tests/test_teach_real.py)."""
 
-    def __init__(self, runtime: ModelRuntime, says):
+    def __init__(self, runtime: ModelRuntime, says, recalls: str = "Tobias Fenn."):
         self.loaded = runtime.loaded  # the same base: the memories' adapters are usable
-        self.says, self.read = says, []
+        self.says, self.recalls, self.read = says, recalls, []
 
     def _reply(self, chat: list[dict[str, str]], adapter: Path | None) -> Reply:
-        if adapter is not None:
-            text = "Tobias Fenn."
+        if adapter not in (None, READER):
+            text = self.recalls
         else:
             self.read.append(chat[-1]["content"])
             text = self.says(chat[-1]["content"], len(self.read))
@@ -362,8 +365,33 @@ def _done(value: object) -> Future:
 
 
 def _combined(recall: Recall, says) -> Recall:
-    return Recall(recall.catalog, _Reader(recall.runtime, says),
-                  RecallSettings(mode="combined", rag_chunks=2))
+    combined = Recall(recall.catalog, _Reader(recall.runtime, says),
+                      RecallSettings(mode="combined", rag_chunks=2))
+    combined._reader_dir, combined._reader_looked = READER, True
+    return combined
+
+
+@pytest.mark.parametrize("answers", [True, False])
+def test_a_memorys_answer_a_passage_states_stands_unless_the_reader_declines_it(recall, answers):
+    combined = _combined(recall, lambda passage, reads: "Tobias Fenn is the mayor." if answers
+                         else "I don't know.")
+    streamed: list[str] = []
+    answer = combined.ask("Who is the mayor of Port Aldren?", memories(recall, "town"),
+                          on_text=streamed.append)
+    read = combined.runtime.read
+    assert len(read) == 1 and "Its mayor is Tobias Fenn." in read[0]  # the agreeing passage
+    checks = [s.answer for s in answer.trace if s.stage == "check"]
+    if answers:
+        assert answer.answer == "Tobias Fenn." == "".join(streamed)
+        assert checks == [f"{answer.sources[0]} says: Its mayor is Tobias Fenn."]
+        assert [q.text for q in answer.quotes] == ["Its mayor is Tobias Fenn."]
+    else:  # that passage declined, and it is the town's only one: nothing else is read
+        assert checks == [f"{answer.sources[0]} states it, but does not answer the "
+                          "question: the passages answer"]
+        assert [s.answer for s in answer.trace if s.stage == "read"] == [
+            f"{answer.sources[0]}: does not say"]
+        assert answer.answer.startswith("I don't know: nothing in the memory 'town'")
+        assert answer.quotes == []
 
 
 @pytest.mark.parametrize("declines", [0, 1, 9])
