@@ -59,7 +59,7 @@ from .settings import from_section, keep_verdict, known_verdict, prompt
 
 MODES = ("auto", "direct", "protocol", "rag", "combined")
 # What "auto" is: the mode that answers best on the real-text bench (`memo bench --corpus
-# squad`, bench/RESULTS.md): with the bundled executive, combined 54%, direct 41%, rag 35%.
+# squad`, bench/RESULTS.md): with the bundled executive, combined 52%, direct 41%, rag 35%.
 # The protocol is not measured there: that executive cannot split a question (its self-check).
 AUTO = "combined"
 # How much of the reader's reply `_confirm` needs: the whole of "I don't know." (5 tokens with

@@ -329,19 +329,19 @@ READER = Path("reader")  # what `_Reader` takes for the reader adapter
 
 class _Reader:
     """The runtime as combined mode's reading sees it, with a model whose replies are set by
-    the test: memories answer `recalls` ("Tobias Fenn.", which only the town memory's
-    passage states), and the reader's reply to a passage is `says(prompt, reads so far)`.
+    the test: memories answer "Tobias Fenn." (which only the town memory's passage
+    states), and the reader's reply to a passage is `says(prompt, reads so far)`.
     The control flow of reading passages in turn is what is tested here (which passage, the
     trace, what is streamed, Stop); whether a trained reader declines the right passages is
     measured on real text (`memo bench`, tests/test_teach_real.py)."""
 
-    def __init__(self, runtime: ModelRuntime, says, recalls: str = "Tobias Fenn."):
+    def __init__(self, runtime: ModelRuntime, says):
         self.loaded = runtime.loaded  # the same base: the memories' adapters are usable
-        self.says, self.recalls, self.read = says, recalls, []
+        self.says, self.read = says, []
 
     def _reply(self, chat: list[dict[str, str]], adapter: Path | None) -> Reply:
         if adapter not in (None, READER):
-            text = self.recalls
+            text = "Tobias Fenn."
         else:
             self.read.append(chat[-1]["content"])
             text = self.says(chat[-1]["content"], len(self.read))
