@@ -416,14 +416,16 @@ class Recall:
         reader there is no check: the prompted executive declined 0 of 48 unanswerable
         questions, so it cannot tell."""
         reader = self.reader()
-        replies = (self._chat_many([self.reading(history, user(reading_prompt(c.text,
-                                                                            a.question)))
-                                    for a, _, c, _ in agreed], CHECK_TOKENS, cancel,
-                                   [a for a, *_ in agreed], adapter=reader)
-                   if reader is not None and agreed else [""] * len(agreed))
+        declines = [False] * len(agreed)
+        if reader is not None and agreed:
+            chats = [self.reading(history, user(reading_prompt(c.text, a.question)))
+                     for a, _, c, _ in agreed]
+            replies = self._chat_many(chats, CHECK_TOKENS, cancel, [a for a, *_ in agreed],
+                                      adapter=reader)
+            declines = [starts_declining(r) for r in replies]
         declined = []
-        for (a, st, chunk, quote), reply in zip(agreed, replies, strict=True):
-            if reader is not None and starts_declining(reply):
+        for (a, st, chunk, quote), declines_it in zip(agreed, declines, strict=True):
+            if declines_it:
                 a.trace.append(Step("check", st.answer, st.memory, f"{quote.path} states "
                                     "it, but does not answer the question: the passages "
                                     "answer"))

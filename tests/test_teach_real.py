@@ -109,8 +109,8 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
         assert sum(knows_fact(a.answer, f) for a, (_, f, _) in zip(answered, unseen[:4],
                                                                    strict=True)) >= 3
         assert sum(says_unknown(a.answer) for a in answered) <= 1
-        # Half at least: the passage reader declines 71% of the real-text bench's unanswerable
-        # questions (bench/RESULTS.md); here it answered "Who did Mara Quill marry?".
+        # Half at least: combined declines 81% of the real-text bench's unanswerable questions
+        # (bench/RESULTS.md), and a greedy reply on another backend may differ.
         assert sum(says_unknown(a.answer) for a in declined) >= len(UNANSWERABLE) // 2
 
         # Forgetting: quill.md deleted, the memory re-taught without it. Asked: the unseen
