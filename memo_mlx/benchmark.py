@@ -16,7 +16,8 @@ reflections) are answered, on the same base model, under each condition:
   the ceiling of any retrieval (real-text corpora);
 - "distractors": distractor documents are added to the memory's folders, it is taught again
   (incrementally, as a user's memory grows), and asked directly; "combined+distractors" and
-  "rag+distractors" likewise.
+  "rag+distractors" likewise. With `again`, the distractors are taught on top of the memory
+  taught before, which keeps them: that work folder then measures only distracted conditions.
 
 Answers are judged by normalised contained match (`scoring.is_correct`; "I don't know" is
 right for the unanswerable ones) and SQuAD's token F1. Reports accuracy, F1 and answer length
@@ -64,8 +65,9 @@ class BenchSettings:
     questions: int = 0  # 0: all of them; else the first N (a quick run)
     conditions: tuple[str, ...] = DEFAULT_CONDITIONS["fiction"]
     corpus: str = "fiction"  # which corpus to write when none is given
-    # Answer with the memory an earlier run taught in the same work folder, without teaching:
-    # answer modes compared on one memory, apart from the noise of teaching it again.
+    # Answer with the memory an earlier run taught in the same work folder, without teaching
+    # it again (the distractor conditions still teach the distractors on top): answer modes
+    # compared on one memory, apart from the noise of teaching it again.
     again: bool = False
 
 
@@ -89,8 +91,6 @@ def run_benchmark(
     if settings.again:
         if not (work / "home" / "catalog.db").is_file():
             raise BenchError(f"{work}: no earlier run taught a memory here to answer again")
-        if set(DISTRACTED) & set(settings.conditions):
-            raise BenchError("the distractor conditions teach; answering again does not")
     if settings.corpus not in CORPORA:
         raise BenchError(f"unknown corpus {settings.corpus!r}; choose from {', '.join(CORPORA)}")
     if corpus is None:
@@ -158,6 +158,12 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
                 raise BenchError(f"{work}: no earlier run taught a memory here to answer again")
             memory = taught_before
             report["teach"] = None
+            undistracted = wanted - set(DISTRACTED) - {"none", "gold"}
+            if undistracted and any(Path(f.path) == extra.resolve()
+                                    for f in catalog.folders(memory.id)):
+                raise BenchError(f"{work}: its memory learned the distractors in an earlier run; "
+                                 f"{sorted(undistracted)[0]!r} needs a memory without them "
+                                 "(a new --work)")
         else:
             memory = add_paths(catalog, [docs], "bench")
             on_progress(f"teaching {report['corpus']['documents']} documents")

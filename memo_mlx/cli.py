@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON report here")
     bench.add_argument("--again", action="store_true",
                        help="answer with the memory an earlier run taught in --work, without "
-                            "teaching it again (to compare answer modes on one memory)")
+                            "teaching it again (to compare answer modes on one memory); the "
+                            "distractor conditions teach the distractors on top of it")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

@@ -11,6 +11,11 @@ With them, 48 questions written here about the same articles whose answers the p
 hold (`bench/data/squad-dev-unanswerable.json`, kind "unanswerable"): the right reply says the
 folder does not tell. Their "gold" passage is the whole article page, all the folder says on
 their topic.
+
+And 4 distractor pages (`bench/data/squad-distractors.json`): the first paragraphs of articles
+from SQuAD's train split near the bench's topics (French Protestants beside the Normans, a
+Californian city beside Kenya's, Luther beside Tesla, comb jellies beside chloroplasts), which
+the distractor conditions teach on top of the memory: what a growing folder costs an answer.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .fiction import Corpus, Question, write_corpus
 
 DATA_FILE = "squad-dev-set.json"
 UNANSWERABLE_FILE = "squad-dev-unanswerable.json"
+DISTRACTORS_FILE = "squad-distractors.json"
 
 
 def data_path() -> Path:
@@ -35,18 +41,24 @@ def _file_name(title: str) -> str:
     return re.sub(r"[^\w]+", "-", title).strip("-").lower() + ".md"
 
 
+def _page(article: dict[str, Any]) -> tuple[str, str]:
+    """An article as a saved page: (file name, Markdown text)."""
+    title = article["title"].replace("_", " ")
+    paragraphs = [p["context"].strip() for p in article["paragraphs"]]
+    return _file_name(title), f"# {title}\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
 def make_squad_corpus(data: dict[str, Any],
-                      unanswerable: dict[str, Any] | None = None) -> Corpus:
+                      unanswerable: dict[str, Any] | None = None,
+                      distractors: dict[str, Any] | None = None) -> Corpus:
     """Pages and questions from a SQuAD-shaped document (see `writer.training_examples`), then
     the unanswerable questions of `unanswerable` (`{"articles": [{"title", "questions"}]}`),
-    each about an article of `data`."""
+    each about an article of `data`, and the pages of `distractors` (SQuAD-shaped, no
+    questions needed)."""
     pages: dict[str, str] = {}
     questions: list[Question] = []
     for article in data["articles"]:
-        title = article["title"].replace("_", " ")
-        name = _file_name(title)
-        paragraphs = [p["context"].strip() for p in article["paragraphs"]]
-        pages[name] = f"# {title}\n\n" + "\n\n".join(paragraphs) + "\n"
+        name, pages[name] = _page(article)
         for paragraph in article["paragraphs"]:
             for q in paragraph["questions"]:
                 questions.append(Question(
@@ -63,17 +75,23 @@ def make_squad_corpus(data: dict[str, Any],
             unasked = sum(q.kind == "unanswerable" for q in questions) + 1
             questions.append(Question(f"u{unasked:03d}", "unanswerable", text.strip(), (), (),
                                       pages[name]))
-    return Corpus(pages, {}, questions)
+    extra = dict(_page(a) for a in (distractors or {}).get("articles", []))
+    if clash := set(extra) & set(pages):
+        raise ValueError(f"{sorted(clash)[0]}: a distractor page of the same name as a "
+                         "bench article")
+    return Corpus(pages, extra, questions)
 
 
 def write_squad_corpus(out: Path, source: Path | None = None) -> None:
-    """The corpus as `fiction.write_corpus` lays one out (docs/, questions.jsonl)."""
+    """The corpus as `fiction.write_corpus` lays one out (docs/, distractors/,
+    questions.jsonl); the unanswerable questions and distractors beside `source`, if there."""
     source = source or data_path()
     if not source.is_file():
         raise FileNotFoundError(f"{source}: the real-text corpus is not here (it comes with "
                                 "a checkout of MeMo, in bench/data/)")
-    unanswerable = source.with_name(UNANSWERABLE_FILE)
-    write_corpus(make_squad_corpus(
-        json.loads(source.read_text(encoding="utf-8")),
-        json.loads(unanswerable.read_text(encoding="utf-8")) if unanswerable.is_file() else None,
-    ), out)
+    def beside(name: str) -> dict[str, Any] | None:
+        path = source.with_name(name)
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    write_corpus(make_squad_corpus(json.loads(source.read_text(encoding="utf-8")),
+                                   beside(UNANSWERABLE_FILE), beside(DISTRACTORS_FILE)), out)

@@ -69,6 +69,7 @@ def test_bench_on_real_text(tiny_model_env, tmp_path: Path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["corpus"]["name"] == "squad" and report["corpus"]["documents"] == 8
     assert report["corpus"]["by_kind"] == {"crowd": 6}
+    assert report["corpus"]["distractors"] == 4  # near-topic Wikipedia pages, never asked about
     assert list(report["conditions"]) == ["none", "direct", "combined", "auto", "rag", "gold"]
     assert report["conditions"]["auto"]["mode"] == "combined"
     for name, c in report["conditions"].items():
@@ -99,6 +100,16 @@ def test_bench_on_real_text(tiny_model_env, tmp_path: Path, capsys):
     assert direct["asked"] == 0 and direct["unanswerable"] == 3
     assert direct["abstention"] == round(
         sum(says_unknown(a["answer"]) for a in direct["answers"]) / 3, 3)
+    # The distractors taught on top of that memory: then it is no longer the undistracted one.
+    assert main(["bench", "--json", "--corpus", "squad", "--again", "--questions", "2",
+                 "--work", str(tmp_path / "work"), "--condition", "distractors"]) == 0
+    distracted = json.loads(capsys.readouterr().out)
+    assert distracted["distractor_teach"]["strategy"] == "incremental"
+    assert distracted["distractor_teach"]["reflections"] > teach["reflections"]
+    assert distracted["conditions"]["distractors"]["asked"] == 2
+    assert main(["bench", "--corpus", "squad", "--again", "--work", str(tmp_path / "work"),
+                 "--condition", "direct"]) == 1
+    assert "learned the distractors in an earlier run" in capsys.readouterr().err
 
 
 def test_bench_corpus_must_exist(tiny_model_env, tmp_path: Path, capsys):
