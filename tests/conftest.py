@@ -64,7 +64,7 @@ def tiny_model_env(tiny_q8: TinyModel, monkeypatch: pytest.MonkeyPatch) -> TinyM
 
 @pytest.fixture(scope="session")
 def default_model():
-    """The real bundled default model, loaded once for the slow tests (dense on the CPU)."""
+    """The real bundled default model, loaded once for the slow tests."""
     from memo_mlx.models import load_base
 
     return load_base()

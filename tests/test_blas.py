@@ -14,6 +14,10 @@ import pytest
 from memo_mlx import blas
 
 LIB = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"
+# Skipped, and said so (-ra), where there is nothing to preload: macOS computes with Accelerate.
+LINUX_OPENBLAS = pytest.mark.skipif(
+    blas.openblas_path() is None,
+    reason="no system OpenBLAS: the launcher preloads it on Linux only (macOS uses Accelerate)")
 
 
 def test_preload_is_added_once(monkeypatch: pytest.MonkeyPatch):
@@ -29,7 +33,7 @@ def test_nothing_to_do_without_openblas(monkeypatch: pytest.MonkeyPatch):
     assert blas.environment_with_fast_blas({}) is None
 
 
-@pytest.mark.skipif(blas.openblas_path() is None, reason="no system OpenBLAS here")
+@LINUX_OPENBLAS
 def test_launcher_runs_the_command_with_openblas_loaded():
     code = "import os; print(os.environ.get('LD_PRELOAD', ''))"
     done = subprocess.run(
@@ -51,7 +55,7 @@ def test_entry_points_restart_before_the_heavy_imports(entry: str):
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.skipif(blas.openblas_path() is None, reason="no system OpenBLAS here")
+@LINUX_OPENBLAS
 def test_the_memo_command_runs_with_openblas():
     memo = shutil.which("memo", path=str(Path(sys.executable).parent))
     assert memo is not None, "the memo console script is not installed"

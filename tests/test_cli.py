@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from memo_mlx.cli import EXIT_FAILED, EXIT_USAGE, main
+from memo_mlx.models import backend, compute_for
 
 
 def test_status_json_keys(capsys, tiny_model_env):
@@ -19,7 +20,7 @@ def test_status_json_keys(capsys, tiny_model_env):
     assert set(status["model"]) >= {"name", "backend"}
     assert status["model"]["name"] == "tiny-q8_0"  # status names the file without loading it
     assert status["model"]["location"] == str(tiny_model_env.path)
-    assert status["model"]["backend"] == "cpu"
+    assert status["model"]["backend"] == backend()  # where this test runs: cpu, metal, cuda
     assert status["memories"] == []  # a new MEMO_HOME has none
 
 
@@ -27,7 +28,7 @@ def test_status_human(capsys):
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "SmolLM2-135M-Instruct (Q4_1, bundled)" in out
-    assert "Backend:  cpu (dense float32" in out
+    assert f"Backend:  {backend()} ({compute_for(backend())}" in out
 
 
 def test_ask_json_with_tiny_model(capsys, tiny_model_env):

@@ -18,8 +18,9 @@ def test_gguf_source_and_backend_compute(tiny_q8):
     base = load_base(str(tiny_q8.path))
     assert base.source.kind == "gguf"
     assert base.source.name == "tiny-test-model (tiny-q8_0)"
-    assert base.backend == backend() == "cpu"  # this test machine has no GPU
-    assert base.compute == "dense float32"  # the CPU's fast path
+    assert base.backend == backend()
+    assert base.compute == compute_for(backend())  # dense on the CPU, quantized on a GPU
+    assert compute_for("cpu") == "dense float32"
     assert compute_for("metal") == "quantized"
     assert compute_for("cpu", "quantized") == "quantized"
     with pytest.raises(ModelError, match="compute must be"):
