@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--mode", choices=MODES, default=None,
                      help="how memories are consulted (default: settings, auto)")
     ask.add_argument("--max-tokens", type=int, default=None, metavar="N")
+    ask.add_argument("--executive", metavar="URL",
+                     help="an OpenAI-compatible server on this computer that splits, reads and "
+                          "answers (e.g. http://localhost:1234/v1); memories stay local. "
+                          "Default: settings, else the local model")
+    ask.add_argument("--executive-model", metavar="NAME",
+                     help="the model to ask the server for (default: settings, else the one "
+                          "it serves)")
+    ask.add_argument("--allow-remote", action="store_true",
+                     help="allow a server that is not this computer: what is asked leaves it")
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
     ask.set_defaults(handler=cmd_ask)
 
@@ -92,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(e.g. http://localhost:1234/v1); default: settings, else the "
                             "local model")
     teach.add_argument("--generator-model", metavar="NAME",
-                       help="the model name to ask the endpoint for (default: settings, "
-                            "local-model)")
+                       help="the model to ask the endpoint for (default: settings, else the "
+                            "one it serves)")
+    teach.add_argument("--allow-remote", action="store_true",
+                       help="allow an endpoint that is not this computer: the text leaves it")
     teach.set_defaults(handler=cmd_teach)
 
     watch = sub.add_parser("watch", help="watch the folders and re-teach after changes until ^C")
@@ -146,6 +157,7 @@ def _progress(message: str, end: str = "\n") -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from .endpoint import EndpointError, configured_executive
     from .recall import Recall, usable_adapter
     from .runtime import ModelRuntime
 
@@ -154,6 +166,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.max_tokens is not None and args.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")
     stream = not args.json
+    try:
+        executive = configured_executive(args.executive, args.executive_model,
+                                         True if args.allow_remote else None)
+    except EndpointError as e:
+        raise UsageError(str(e)) from e
 
     def write(text: str) -> None:
         sys.stdout.write(text)
@@ -173,7 +190,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 base = str(runtime.loaded.result().source.location)
                 memories = [m for m in catalog.memories()
                             if m.enabled and usable_adapter(catalog, m, base)[0] is not None]
-            recall = Recall(catalog, runtime)
+            recall = Recall(catalog, runtime, executive=executive)
             if args.max_tokens is not None:
                 from dataclasses import replace
 
@@ -182,6 +199,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
             cancel = threading.Event()
             if memories:
                 _progress(f"Asking {', '.join(m.name for m in memories)}...")
+            if executive is not None:
+                _progress(f"Executive: {executive.name}"
+                          + (" (not this computer)" if executive.remote else ""))
             try:
                 answer = recall.ask(args.question, memories, mode=args.mode,
                                     on_text=write if stream else None, cancel=cancel)
@@ -192,6 +212,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 raise
     if stream:
         write("\n")
+        for step in answer.trace:  # the server failed: said always, not only to a terminal
+            if step.stage == "executive":
+                print(f"memo: {step.answer}", file=sys.stderr)
         if answer.sources:
             _progress("Sources: " + ", ".join(answer.sources))
         for quote in answer.quotes:
@@ -436,7 +459,8 @@ def cmd_teach(args: argparse.Namespace) -> int:
         chunker = Chunker()
         _progress("Loading the model...")
         with ModelRuntime() as runtime:
-            generator = configured_generator(runtime, args.generator, args.generator_model)
+            generator = configured_generator(runtime, args.generator, args.generator_model,
+                                             True if args.allow_remote else None)
             for memory in memories:
                 report = teach_memory(catalog, memory, runtime, chunker=chunker,
                                       generator=generator, settings=settings,

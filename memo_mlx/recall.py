@@ -20,7 +20,14 @@ memory's adapter attached (`runtime` swaps them without reloading). Modes:
   best first, until one answers (with the bundled model, its `reader` adapter says when a
   passage does not), and the trace says which memory's answer was left out and which passages
   did not say.
-- "auto": the mode that answers best on the real-text bench (`AUTO`): combined.
+- "auto": the mode that answers best on the real-text bench (`AUTO`): combined; with an
+  executive on a server that passes the self-check (`executive_can_lead`), the protocol.
+
+The executive may be a chat server the user runs (`endpoint`, LM Studio, Ollama, mlx-lm's
+server): it then splits questions, reads passages and writes answers, while the memories stay
+adapters of this computer's base model. When the server fails (not running, a wrong model
+name, a timeout, a reply not in the API's shape) the answer says so in its trace in one line
+and is written by this computer's model instead.
 
 Every answer carries its trace (which memory was asked what, and what it said) and the source
 documents of the reflections that taught what was used. When nothing answers, the answer says
@@ -45,8 +52,10 @@ from typing import Any
 
 from . import derive
 from .catalog import Catalog, ChunkText, Memory, Reflection
+from .endpoint import Endpoint, EndpointError
 from .errors import MemoError
 from .reader import reader_for, reading_prompt, reading_system
+from .runtime import Reply
 from .scoring import (
     DONT_KNOW,
     content_words,
@@ -62,6 +71,8 @@ MODES = ("auto", "direct", "protocol", "rag", "combined")
 # squad`, bench/RESULTS.md): with the bundled executive, combined 52%, direct 41%, rag 35%.
 # The protocol is not measured there: that executive cannot split a question (its self-check).
 AUTO = "combined"
+# Who the executive is in an answer's `executive` when it is this computer's base model.
+LOCAL = "this computer's model"
 # How much of the reader's reply `_confirm` needs: the whole of "I don't know." (5 tokens with
 # the bundled tokenizer), or enough of an answer to see it is not that.
 CHECK_TOKENS = 8
@@ -98,8 +109,8 @@ class RecallSettings:
 @dataclass(frozen=True)
 class Step:
     # "direct", "grounding", "entity", "seek", "memory" (combined), "retrieval", "check"
-    # (whether a passage states a memory's answer), "read" (a passage that does not answer)
-    # or "synthesis"
+    # (whether a passage states a memory's answer), "read" (a passage that does not answer),
+    # "synthesis" or "executive" (a server that failed, and who answered instead)
     stage: str
     question: str
     memory: str | None  # None: the executive (or the index, for retrieval)
@@ -132,6 +143,9 @@ class Answer:
     # The passages the executive read (rag, combined): where its quotes are found.
     passages: list[ChunkText] = field(default_factory=list, repr=False)
     read_from: int | None = None  # combined: the chunk id of the passage that answered
+    # Who split, read or wrote for this answer: a server's name, LOCAL, or "" (the memories
+    # alone answered: direct mode).
+    executive: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,7 +153,7 @@ class Answer:
             "trace": [asdict(s) for s in self.trace], "sources": self.sources,
             "quotes": [asdict(q) for q in self.quotes],
             "finish_reason": self.finish_reason, "seconds": round(self.seconds, 3),
-            "tokens": self.tokens,
+            "tokens": self.tokens, "executive": self.executive,
         }
 
     def count(self, reply: Any) -> None:
@@ -180,12 +194,15 @@ def user(text: str) -> list[dict[str, str]]:
 
 
 class Recall:
-    """Answers questions from a catalog's memories through one model runtime."""
+    """Answers questions from a catalog's memories through one model runtime, and a chat
+    server as the executive when `executive` is given."""
 
-    def __init__(self, catalog: Catalog, runtime: Any, settings: RecallSettings | None = None):
+    def __init__(self, catalog: Catalog, runtime: Any, settings: RecallSettings | None = None,
+                 executive: Endpoint | None = None):
         self.catalog = catalog
         self.runtime = runtime
         self.settings = settings or RecallSettings.from_defaults()
+        self.executive = executive
         self._reader_dir: Path | None = None
         self._reader_looked = False
         if self.settings.mode not in MODES:
@@ -247,7 +264,7 @@ class Recall:
         if not memories:
             return "none"
         if mode == "auto":
-            return AUTO
+            return "protocol" if self.executive and self.executive_can_lead()[0] else AUTO
         return mode
 
     # --- modes --------------------------------------------------------------------------
@@ -296,7 +313,10 @@ class Recall:
         return answers
 
     def reader(self) -> Path | None:
-        """The adapter that reads passages (`reader`), if the base model has one."""
+        """The adapter that reads passages (`reader`), if the base model has one and is the
+        executive (a server reads with its own model)."""
+        if self.executive is not None:
+            return None
         if not self._reader_looked:
             self._reader_dir, self._reader_looked = reader_for(self.runtime), True
         return self._reader_dir
@@ -594,8 +614,19 @@ class Recall:
     def _chat_many(self, chats: list[list[dict[str, str]]], max_tokens: int,
                    cancel: threading.Event | None, answers: list[Answer] | None,
                    adapter: Path | None = None) -> list[str]:
-        replies = self.runtime.generate_batch(chats, max_tokens=max_tokens, cancel=cancel,
-                                              adapter=adapter).result()
+        replies, by = None, LOCAL
+        if adapter is None and self.executive is not None:
+            try:
+                replies = self.executive.chat_many(
+                    [self.runtime.with_system(c, None) for c in chats], max_tokens, cancel)
+                by = self.executive.name
+            except EndpointError as e:
+                self._fell_back(answers or [], e)
+        if replies is None:
+            replies = self.runtime.generate_batch(chats, max_tokens=max_tokens, cancel=cancel,
+                                                  adapter=adapter).result()
+        for a in answers or []:
+            a.executive = by
         for a, reply in zip(answers or [], replies, strict=False):
             a.count(reply)
         texts = [r.text.strip() for r in replies]
@@ -605,6 +636,11 @@ class Recall:
                    on_text: Callable[[str], None] | None,
                    cancel: threading.Event | None, adapter: Path | None = None) -> None:
         limit = self.settings.answer_tokens
+        if adapter is None and self.executive is not None:
+            replies = self._on_server(answers, finals, on_text, cancel)
+            if replies is not None:
+                self._answered(answers, replies, self.executive.name)
+                return
         if len(answers) == 1:
             reply = self.runtime.generate(finals[0], on_text=on_text, cancel=cancel,
                                           max_tokens=limit, adapter=adapter).result()
@@ -612,6 +648,47 @@ class Recall:
         else:
             replies = self.runtime.generate_batch(finals, max_tokens=limit, cancel=cancel,
                                                   adapter=adapter).result()
+        self._answered(answers, replies, LOCAL)
+
+    def _on_server(self, answers: list[Answer], finals: list[list[dict[str, str]]],
+                   on_text: Callable[[str], None] | None,
+                   cancel: threading.Event | None) -> list[Any] | None:
+        """The executive's replies from the server, or None when it failed before saying
+        anything (this computer's model then answers). A reply it broke off is kept as far as
+        it was shown: text on the screen is not taken back, nor written twice."""
+        assert self.executive is not None
+        limit = self.settings.answer_tokens
+        chats = [self.runtime.with_system(f, None) for f in finals]
+        shown: list[str] = []
+
+        def show(text: str) -> None:
+            shown.append(text)
+            if on_text is not None:
+                on_text(text)
+
+        try:
+            if len(answers) == 1:
+                return [self.executive.chat(chats[0], limit, on_text=show, cancel=cancel)]
+            return self.executive.chat_many(chats, limit, cancel)
+        except EndpointError as e:
+            if not shown:
+                self._fell_back(answers, e)
+                return None
+            answers[0].trace.append(Step("executive", answers[0].question, None,
+                                         f"{e}; the answer was cut off there"))
+            return [Reply("".join(shown), "length", 0, len(shown), 0.0, 0.0, 0.0)]
+
+    def _fell_back(self, answers: list[Answer], error: EndpointError) -> None:
+        """The server's failure in each answer's trace, once (an answer makes several calls;
+        after the first failure the others fail at once, `endpoint.DOWN_SECONDS`)."""
+        for a in answers:
+            if not any(s.stage == "executive" for s in a.trace):
+                a.trace.append(Step("executive", a.question, None,
+                                    f"{error}; answered with {LOCAL}"))
+
+    def _answered(self, answers: list[Answer], replies: Sequence[Any], by: str) -> None:
+        for a in answers:
+            a.executive = by
         for a, reply in zip(answers, replies, strict=False):
             a.answer = reply.text.strip()
             a.finish_reason = reply.finish_reason
@@ -658,11 +735,17 @@ class Recall:
     def executive_can_lead(self) -> tuple[bool, str]:
         """A self-check of the executive on its two jobs, kept per model in MEMO_HOME: split a
         two-part question into sub-questions, and answer from notes that hold the answer."""
-        name = str(self.runtime.loaded.result().source.location)
+        if self.executive is not None:
+            try:  # the verdict is kept under the model's name, as the server lists it
+                name = f"endpoint:{self.executive.model()} at {self.executive.url}"
+            except EndpointError as e:  # no verdict on a server that failed: it may answer
+                return False, str(e)    # next time
+        else:
+            name = str(self.runtime.loaded.result().source.location)
         known = known_verdict("executive-checks", name)
         if known is not None:
             return known
-        split, synth = self._chat_many([
+        chats = [
             user(prompt("recall-grounding",
                         question="Where was the founder of the Orm Glass Guild born, and in "
                                  "what year did he die?")),
@@ -671,7 +754,14 @@ class Recall:
                                            "- Q: Where was Tam Verrick born?\n"
                                            "  A: Tam Verrick was born in Kessel Reach.",
                         question="Where was the founder of the Orm Glass Guild born?")),
-        ], 96, None, None)
+        ]
+        if self.executive is not None:
+            try:
+                split, synth = (r.text for r in self.executive.chat_many(chats, 96))
+            except EndpointError as e:
+                return False, str(e)
+        else:
+            split, synth = self._chat_many(chats, 96, None, None)
         parts = parse_questions(split)
         ok_split = len(parts) >= 2 and any("born" in p for p in parts) and any(
             "die" in p for p in parts)

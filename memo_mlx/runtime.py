@@ -170,7 +170,7 @@ class ModelRuntime:
         folder) the base answers with that memory attached, and is the plain base again after.
         """
         settings = self.settings
-        messages = self._with_system(messages, adapter)
+        messages = self.with_system(messages, adapter)
         limit = max_tokens or settings.max_tokens
 
         def job(base: BaseModel) -> Reply:
@@ -198,7 +198,7 @@ class ModelRuntime:
         """
         settings = self.settings
         limit = max_tokens or settings.max_tokens
-        chats = [self._with_system(c, adapter) for c in chats]
+        chats = [self.with_system(c, adapter) for c in chats]
 
         def job(base: BaseModel) -> list[Reply]:
             self._use(base, adapter)
@@ -212,7 +212,7 @@ class ModelRuntime:
         """The next-token logits after `messages` (as numpy): what the model would say next."""
         import numpy as np
 
-        messages = self._with_system(messages, adapter)
+        messages = self.with_system(messages, adapter)
 
         def job(base: BaseModel) -> Any:
             self._use(base, adapter)
@@ -222,9 +222,10 @@ class ModelRuntime:
 
         return self._on_base(job)
 
-    def _with_system(self, messages: list[Message], adapter: Path | None) -> list[Message]:
-        # A memory is asked exactly as it was taught (no system prompt: `encode_example`);
-        # the user's system prompt is the executive's.
+    def with_system(self, messages: list[Message], adapter: Path | None) -> list[Message]:
+        """`messages` with the user's system prompt (`[chat] system_prompt`) first, for the
+        executive (`adapter` None), wherever it runs. A memory is asked exactly as it was
+        taught, with none (`encode_example`)."""
         prompt = self.settings.system_prompt
         if prompt and adapter is None and (not messages or messages[0]["role"] != "system"):
             return [{"role": "system", "content": prompt}, *messages]

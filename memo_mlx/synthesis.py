@@ -24,12 +24,9 @@ a killed or cancelled run redoes only the chunks it had not finished. Prompts ar
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +35,7 @@ from typing import Any, Protocol
 from . import derive
 from .abstain import abstentions
 from .catalog import Catalog, ChunkText, Memory, NewReflection
+from .endpoint import Endpoint, EndpointError, PrivacySettings
 from .errors import MemoError
 from .language import is_english
 from .scoring import question_key
@@ -97,34 +95,19 @@ class LocalGenerator:
 
 
 class EndpointGenerator:
-    """An OpenAI-compatible chat endpoint the user named (e.g. http://localhost:1234/v1).
+    """A chat server the user named (`endpoint.Endpoint`, e.g. http://localhost:1234/v1)
+    writing the reflections."""
 
-    The only network MeMo uses for synthesis, and only when asked: the user chose the address.
-    """
-
-    def __init__(self, base_url: str, model: str, api_key: str | None = None,
-                 timeout: float = 300.0):
-        if not re.match(r"^https?://", base_url):
-            raise SynthesisError(f"{base_url}: a generator endpoint is an http(s) URL")
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model, self.api_key, self.timeout = model, api_key, timeout
-        self.name = f"endpoint:{model}@{base_url}"
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        # The self-check's verdict is kept under this name: the model as the user gave it.
+        self.name = f"endpoint:{endpoint.name}"
 
     def chat(self, messages: list[Message], max_tokens: int) -> str:
-        body = json.dumps({"model": self.model, "messages": messages, "temperature": 0,
-                           "max_tokens": max_tokens}).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.load(response)
-            return str(reply["choices"][0]["message"]["content"])
-        except urllib.error.URLError as e:
-            raise SynthesisError(f"{self.url}: the generator did not answer ({e.reason})") from e
-        except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise SynthesisError(f"{self.url}: not an OpenAI-style chat reply ({e})") from e
+            return self.endpoint.chat(messages, max_tokens).text
+        except EndpointError as e:
+            raise SynthesisError(str(e)) from e
 
 
 @dataclass
@@ -197,14 +180,22 @@ def _verified(question: str, answer: str, source: str) -> bool:
             and derive.supported(answer, source))
 
 
-def configured_generator(runtime: Any, url: str | None = None,
-                         model: str | None = None) -> Generator:
-    """Who writes reflections: the endpoint given (`memo teach --generator`) or set in
-    `[synthesis] generator_url`, else this computer's model through `runtime`."""
+def configured_generator(runtime: Any, url: str | None = None, model: str | None = None,
+                         allow_remote: bool | None = None) -> Generator:
+    """Who writes reflections: the server given (`memo teach --generator`) or set in
+    `[synthesis] generator_url`, else this computer's model through `runtime`. A server not
+    on this computer needs `allow_remote` (default: `[privacy] allow_remote`)."""
     section = load_defaults().get("synthesis", {})
     url = url or section.get("generator_url") or None
     if url:
-        return EndpointGenerator(url, model or section.get("generator_model") or "local-model")
+        allowed = (PrivacySettings.from_defaults().allow_remote if allow_remote is None
+                   else allow_remote)
+        try:
+            endpoint = Endpoint(url, model or section.get("generator_model") or "",
+                                allow_remote=allowed, timeout=300.0)
+        except EndpointError as e:
+            raise SynthesisError(str(e)) from e
+        return EndpointGenerator(endpoint)
     return LocalGenerator(runtime, runtime.loaded.result().source.name)
 
 

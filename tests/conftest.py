@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,14 @@ def default_model():
     from memo_mlx.models import load_base
 
     return load_base()
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_q8: TinyModel, tiny_dir: Path) -> Iterator[str]:
+    """mlx-lm's real OpenAI-compatible server on loopback, serving the tiny model (as an MLX
+    folder made from its GGUF): the base URL, http://127.0.0.1:PORT/v1."""
+    from servers import mlx_folder, mlx_server
+
+    folder = mlx_folder(tiny_q8.path, tiny_dir / "tiny-q8_0-mlx")
+    with mlx_server(folder, tiny_dir / "tiny-server.log") as url:
+        yield url

@@ -5,6 +5,7 @@ streaming and cancelling, memory health, and `memo ask` / `memo on|off`."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -15,9 +16,11 @@ import pytest
 
 from memo_mlx.catalog import Catalog, ChunkText
 from memo_mlx.chunking import Chunker
+from memo_mlx.endpoint import Endpoint
 from memo_mlx.cli import main
 from memo_mlx.ingest import add_paths
 from memo_mlx.recall import (
+    LOCAL,
     Quote,
     Recall,
     RecallError,
@@ -444,3 +447,79 @@ def test_stop_between_passages_is_cancelled_not_unknown(recall):
                           memories(recall, "facts"), cancel=stop)
     assert answer.finish_reason == "cancelled" and not says_unknown(answer.answer)
     assert len(combined.runtime.read) == 1
+
+
+# --- a chat server as the executive -----------------------------------------------------------
+
+
+class Observed(Endpoint):
+    """mlx-lm's real server, with the chats sent to it written down."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.sent: list[list[dict[str, str]]] = []
+
+    def chat(self, messages, max_tokens, **kwargs):  # type: ignore[no-untyped-def, override]
+        self.sent.append(messages)
+        return super().chat(messages, max_tokens, **kwargs)
+
+
+def test_a_server_is_the_executive_and_the_memories_stay_local(recall, tiny_server):
+    server = Observed(tiny_server)
+    on_server = Recall(recall.catalog, recall.runtime, recall.settings, executive=server)
+    assert on_server.reader() is None  # the bundled reader is an adapter of the local base
+    pieces: list[str] = []
+    alone = on_server.ask(QUESTION, [], on_text=pieces.append)
+    assert alone.executive == server.name and alone.trace == []
+    assert alone.answer == "".join(pieces).strip() == Endpoint(tiny_server).chat(
+        [{"role": "user", "content": QUESTION}], 12).text.strip()
+    server.sent.clear()
+    answer = on_server.ask(QUESTION, memories(recall, "facts"), mode="combined")
+    assert answer.executive == server.name and answer.finish_reason != "cancelled"
+    assert [s.memory for s in answer.trace if s.stage == "memory"] == ["facts"]
+    assert not [s for s in answer.trace if s.stage == "executive"]  # nothing fell back
+    read = [s for s in answer.trace if s.stage == "retrieval"]
+    assert read and server.sent  # the passages went to the server, the memory was not asked
+    assert all(QUESTION in chat[-1]["content"] for chat in server.sent)
+    assert json.loads(json.dumps(answer.to_json()))["executive"] == server.name
+
+
+def test_a_server_that_fails_leaves_the_answer_to_this_computer(recall):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    down = Recall(recall.catalog, recall.runtime, recall.settings, executive=Endpoint(url))
+    local = recall.ask(QUESTION, [])
+    answer = down.ask(QUESTION, [])
+    assert answer.answer == local.answer and answer.executive == LOCAL
+    assert [(s.stage, s.memory) for s in answer.trace] == [("executive", None)]
+    assert "no server is running there (connection refused); answered with this computer's" \
+        in answer.trace[0].answer
+    ok, why = down.executive_can_lead()
+    assert not ok and "no server is running there" in why  # no verdict kept: it may start
+    assert down.resolve_mode(memories(recall, "facts")) == "combined"
+
+
+def test_auto_with_a_server_that_cannot_lead_is_combined(recall, tiny_server, env):
+    on_server = Recall(recall.catalog, recall.runtime, recall.settings,
+                       executive=Endpoint(tiny_server))
+    assert on_server.resolve_mode(memories(recall, "facts")) == "combined"
+    kept = json.loads((env / "cache" / "executive-checks.json").read_text())
+    assert kept[f"endpoint:{on_server.executive.name}"][0] is False  # a tiny random model
+
+
+def test_cli_ask_with_a_server_as_executive(env, tiny_server, capsys):
+    assert main(["ask", QUESTION, "--json", "--memory", "facts", "--mode", "combined",
+                 "--max-tokens", "8", "--executive", tiny_server]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["executive"].endswith(f"at {tiny_server}") and out["memories"] == ["facts"]
+    assert not [s for s in out["trace"] if s["stage"] == "executive"]
+    assert main(["ask", QUESTION, "--no-memory", "--executive", "http://10.0.0.7:1234/v1"]) == 2
+    assert "10.0.0.7 is not this computer" in capsys.readouterr().err
+    # Allowed, a server elsewhere: this test cannot reach it (the suite's network guard), so
+    # the answer is this computer's, and says why.
+    assert main(["ask", QUESTION, "--no-memory", "--max-tokens", "4", "--allow-remote",
+                 "--executive", "http://10.0.0.7:1234/v1"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("memo: http://10.0.0.7:1234/v1: the connection failed")
+    assert err.rstrip().endswith("; answered with this computer's model")

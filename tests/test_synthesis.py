@@ -15,6 +15,7 @@ import pytest
 
 from memo_mlx.catalog import Catalog
 from memo_mlx.chunking import Chunker, ChunkSettings
+from memo_mlx.endpoint import Endpoint
 from memo_mlx.ingest import add_paths, scan_memory
 from memo_mlx.models import resolve_source
 from memo_mlx.synthesis import (
@@ -24,6 +25,7 @@ from memo_mlx.synthesis import (
     SynthesisProgress,
     SynthesisSettings,
     check_generator,
+    configured_generator,
     parse_pairs,
     synthesize,
 )
@@ -145,7 +147,14 @@ class FakeChat(BaseHTTPRequestHandler):
 
     good = True
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name): the models it serves
+        data = json.dumps({"data": [{"id": "big-model"}, {"id": "tiny-model"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         text = body["messages"][-1]["content"]
         if not self.good:
@@ -181,7 +190,7 @@ def test_a_capable_endpoint_writes_verified_pairs(taught_folder):
     FakeChat.good = True
     server, url = serve(FakeChat)
     try:
-        generator = EndpointGenerator(url, "big-model")
+        generator = EndpointGenerator(Endpoint(url, "big-model"))
         report = synthesize(catalog, memory, generator=generator)
     finally:
         server.shutdown()
@@ -198,7 +207,7 @@ def test_a_model_that_cannot_write_pairs_falls_back_to_rules(taught_folder):
     FakeChat.good = False
     server, url = serve(FakeChat)
     try:
-        generator = EndpointGenerator(url, "tiny-model")
+        generator = EndpointGenerator(Endpoint(url, "tiny-model"))
         ok, why = check_generator(generator, SynthesisSettings())
         assert not ok and "usable pairs" in why
         report = synthesize(catalog, memory, generator=generator)
@@ -207,11 +216,13 @@ def test_a_model_that_cannot_write_pairs_falls_back_to_rules(taught_folder):
     assert report.generator == "rules" and report.pairs >= 6
 
 
-def test_an_endpoint_that_is_down_is_a_clear_error():
-    with pytest.raises(SynthesisError, match="a generator endpoint is an http"):
-        EndpointGenerator("localhost:1234", "m")
-    generator = EndpointGenerator("http://127.0.0.1:9/v1", "m")
-    with pytest.raises(SynthesisError, match="did not answer"):
+def test_an_endpoint_that_is_down_or_elsewhere_is_a_clear_error():
+    with pytest.raises(SynthesisError, match="is not a server address"):
+        configured_generator(None, "localhost:1234", "m")
+    with pytest.raises(SynthesisError, match="10.1.2.3 is not this computer"):
+        configured_generator(None, "http://10.1.2.3:1234/v1", "m")
+    generator = configured_generator(None, "http://127.0.0.1:9/v1", "m")
+    with pytest.raises(SynthesisError, match="no server is running there"):
         generator.chat([{"role": "user", "content": "hi"}], 5)
 
 
