@@ -16,8 +16,8 @@ import pytest
 
 from memo_mlx.catalog import Catalog, ChunkText
 from memo_mlx.chunking import Chunker
-from memo_mlx.endpoint import Endpoint
 from memo_mlx.cli import main
+from memo_mlx.endpoint import Endpoint
 from memo_mlx.ingest import add_paths
 from memo_mlx.recall import (
     LOCAL,
