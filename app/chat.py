@@ -24,14 +24,14 @@ from PySide6.QtWidgets import (
 
 from app.engine import EngineBridge
 from memo_mlx.catalog import Memory
-from memo_mlx.recall import Answer
+from memo_mlx.recall import LOCAL, Answer
 
 # The turns of the chat the base model sees when it answers itself: a small model's context
 # (SmolLM2: 8k tokens) holds a few exchanges with room for the answer.
 HISTORY_MESSAGES = 8
 STAGE_WORDS = {"direct": "asked", "grounding": "split", "entity": "who/what", "seek": "asked",
                "memory": "asked", "retrieval": "found", "check": "checked against the passages",
-               "read": "read", "synthesis": "answered"}
+               "read": "read", "synthesis": "answered", "executive": "could not answer"}
 
 
 class ChatPane(QWidget):
@@ -123,7 +123,7 @@ class ChatPane(QWidget):
                 self.entries.append({"role": m.role, "content": m.content, "mode": m.mode,
                                      "memories": m.memories, "trace": m.trace,
                                      "sources": m.sources, "quotes": m.quotes,
-                                     "expanded": False})
+                                     "executive": m.executive, "expanded": False})
         self._render()
 
     # --- asking -----------------------------------------------------------------------------
@@ -173,11 +173,12 @@ class ChatPane(QWidget):
         entry = {"role": "assistant", "content": text, "mode": answer.mode,
                  "memories": answer.memories, "trace": data["trace"],
                  "sources": answer.sources, "quotes": data["quotes"], "expanded": False,
-                 "stopped": stopped}
+                 "stopped": stopped, "executive": answer.executive}
         if self.chat_id is not None:
             self.engine.catalog.add_message(
                 self.chat_id, "assistant", text, mode=answer.mode, memories=answer.memories,
-                trace=data["trace"], sources=answer.sources, quotes=data["quotes"])
+                trace=data["trace"], sources=answer.sources, quotes=data["quotes"],
+                executive=answer.executive)
         self.entries.append(entry)
         self.send.setText("Send")
         self._render()
@@ -192,9 +193,12 @@ class ChatPane(QWidget):
     def _muted(self) -> str:
         return self.palette().color(QPalette.ColorRole.PlaceholderText).name()
 
-    def _speaker(self, memories: list[str]) -> str:
-        where = (f" <span style='color:{self._muted()}'>· with {html.escape(', '.join(memories))}"
-                 "</span>" if memories else "")
+    def _speaker(self, memories: list[str], executive: str = "") -> str:
+        said = [f"with {', '.join(memories)}"] if memories else []
+        if executive and executive != LOCAL:  # a server the user chose wrote the answer
+            said.append(f"answered by {executive}")
+        where = (f" <span style='color:{self._muted()}'>· {html.escape(' · '.join(said))}"
+                 "</span>" if said else "")
         return f"<p><b>MeMo</b>{where}"
 
     def _render(self) -> None:
@@ -214,7 +218,8 @@ class ChatPane(QWidget):
                 parts.append(f"<p style='color:#c0392b'>{text}</p>")
             else:
                 stopped = " <i>(stopped)</i>" if e.get("stopped") else ""
-                parts.append(f"{self._speaker(e.get('memories') or [])}<br>{text}{stopped}</p>")
+                speaker = self._speaker(e.get("memories") or [], e.get("executive") or "")
+                parts.append(f"{speaker}<br>{text}{stopped}</p>")
                 parts.extend(self._quote(q) for q in e.get("quotes") or [])
                 if e.get("trace") or e.get("sources"):
                     parts.append(self._trace(index, e))

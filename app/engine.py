@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from memo_mlx.catalog import Catalog, Memory
+from memo_mlx.endpoint import EndpointError, configured_executive
 from memo_mlx.ingest import add_paths
 from memo_mlx.recall import Answer, Recall, usable_adapter
 from memo_mlx.runtime import ModelRuntime
@@ -24,6 +25,7 @@ from memo_mlx.teacher import Teacher, TeachState
 
 class EngineBridge(QObject):
     loaded = Signal(str)  # a one-line description of the model
+    executive_changed = Signal(str, bool)  # who answers, one line; whether it is elsewhere
     load_failed = Signal(str)
     text = Signal(str)  # a streamed piece of the answer
     answered = Signal(object)  # Answer
@@ -62,12 +64,31 @@ class EngineBridge(QObject):
         assert self.runtime is not None
         # Recall asks from its own thread: a catalog connection of its own.
         self.recall = Recall(Catalog(self.catalog.path), self.runtime)
+        self.use_executive()
         self.teacher = Teacher(self.runtime, self.teach_state.emit,
                                catalog_path=self.catalog.path, watch=self._watch)
         self.teacher.watch_folders()
         self.teacher.request_all()  # what changed while MeMo was closed; an unfinished teach
         base = fut.result()
         self.loaded.emit(f"{base.source.name} · {base.backend} · {base.compute}")
+
+    def use_executive(self) -> None:
+        """The executive the settings name from the next question on: a chat server, or this
+        computer's model (also when the settings name a server MeMo may not use: said in
+        `executive_changed`)."""
+        if self.recall is None:
+            return  # chosen when the model has loaded
+        try:
+            self.recall.executive = configured_executive()
+        except EndpointError as e:
+            self.recall.executive = None
+            self.executive_changed.emit(f"Answers by this computer's model: {e}", False)
+            return
+        executive = self.recall.executive
+        if executive is None:
+            self.executive_changed.emit("", False)
+        else:
+            self.executive_changed.emit(f"Answers by {executive.name}", executive.remote)
 
     @property
     def ready(self) -> bool:

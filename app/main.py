@@ -76,12 +76,17 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.model_label, 1)
         self.teach_label = QLabel()
         self.statusBar().addPermanentWidget(self.teach_label)
+        # Who answers when it is not this computer's model; a server elsewhere is said plainly.
+        self.executive_label = QLabel()
+        self.executive_label.hide()
+        self.statusBar().addPermanentWidget(self.executive_label)
         # Teaching states can come many a second; the sidebar is redrawn at most every 250 ms.
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
         self._refresh_timer.timeout.connect(self.refresh)
 
         engine.loaded.connect(self._loaded)
         engine.load_failed.connect(self._load_failed)
+        engine.executive_changed.connect(self._executive_changed)
         engine.teach_state.connect(self._teach_state)
         self.sidebar.add_requested.connect(self.add_folder)
         self.sidebar.dropped.connect(self.teach_paths)
@@ -153,6 +158,14 @@ class MainWindow(QMainWindow):
     def _loaded(self, description: str) -> None:
         self.model_label.setText(description)
         self.refresh()
+
+    def _executive_changed(self, line: str, elsewhere: bool) -> None:
+        if elsewhere:
+            line += " — not this computer: what you ask, and passages of your files, leave it"
+        self.executive_label.setText(line)
+        self.executive_label.setToolTip(line)
+        self.executive_label.setStyleSheet("color: #c0392b" if elsewhere else "")
+        self.executive_label.setVisible(bool(line))
 
     def _load_failed(self, message: str) -> None:
         self.model_label.setText("The model could not be loaded")
@@ -308,6 +321,8 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _settings_changed(self, changed: set[str]) -> None:
+        if "executive" in changed:
+            self.engine.use_executive()
         later = [w for key, w in (("model", "the base model"), ("data", "the data folder"))
                  if key in changed]
         if not later:

@@ -1,4 +1,5 @@
-"""The Settings dialog: the base model, who writes reflections, training strength, data folder.
+"""The Settings dialog: the base model, who writes reflections and who answers (this computer's
+model or a chat server), training strength, data folder.
 
 It writes the user's `settings.toml` (through `save_user_settings`, keeping their comments) and
 the data-folder pointer; it changes nothing in a running engine. Whoever opens it listens to
@@ -8,7 +9,6 @@ the data-folder pointer; it changes nothing in a running engine. Whoever opens i
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from memo_mlx.endpoint import EndpointError, check_url
 from memo_mlx.errors import MemoError
 from memo_mlx.models import ModelError, is_hub_id, resolve_source
 from memo_mlx.settings import (
@@ -44,7 +46,6 @@ from memo_mlx.settings import (
 )
 
 BUILTIN_LABEL = "Built-in (SmolLM2-135M-Instruct)"
-_URL = re.compile(r"^https?://\S+$")
 
 
 class SettingsInvalid(ValueError):
@@ -85,9 +86,51 @@ def _row(*widgets: QWidget, indent: bool = True) -> QWidget:
     return box
 
 
+class ServerChoice:
+    """This computer's model, or an OpenAI-compatible server (URL, model): one choice of the
+    dialog, for the writer of reflections or for the executive."""
+
+    def __init__(self, parent: QWidget, url: str, model: str, hint: str):
+        self.initial = (url, model)
+        self.local = QRadioButton("This computer's model")
+        self.server = QRadioButton("An OpenAI-compatible server")
+        self.url = QLineEdit(url)
+        self.url.setPlaceholderText("http://localhost:1234/v1")
+        self.model = QLineEdit(model)
+        self.model.setPlaceholderText("the one it serves")
+        self.group = QButtonGroup(parent)
+        for button in (self.local, self.server):
+            self.group.addButton(button)
+            button.toggled.connect(self._update_enabled)
+        (self.server if url else self.local).setChecked(True)
+        fields = QFormLayout()
+        fields.setContentsMargins(24, 0, 0, 0)
+        fields.addRow("URL:", self.url)
+        fields.addRow("Model:", self.model)
+        server = QWidget()
+        server.setLayout(fields)
+        self.widget = _column(self.local, self.server, server, _row(_hint(hint)))
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        self.url.setEnabled(self.server.isChecked())
+        self.model.setEnabled(self.server.isChecked())
+
+    def value(self, what: str, allow_remote: bool) -> tuple[str, str]:
+        """The server's URL and model name; ("", the model name as it was) for this
+        computer's model, so that name is kept for the next time a server is chosen."""
+        if not self.server.isChecked():
+            return "", self.initial[1]
+        try:
+            url = check_url(self.url.text(), allow_remote)
+        except EndpointError as e:
+            raise SettingsInvalid(f"{what} server", str(e)) from e
+        return url, self.model.text().strip()
+
+
 class SettingsDialog(QDialog):
-    """Emits `changed` with the subset of {"model", "generator", "strength", "data"} that the
-    user changed, once saved."""
+    """Emits `changed` with the subset of {"model", "generator", "executive", "privacy",
+    "strength", "data"} that the user changed, once saved."""
 
     changed = Signal(object)  # set[str]
 
@@ -98,16 +141,32 @@ class SettingsDialog(QDialog):
         defaults = load_defaults()
         model = defaults.get("model", {})
         synthesis = defaults.get("synthesis", {})
+        executive = defaults.get("executive", {})
         self._initial_spec = str(model.get("spec") or "")
-        self._initial_url = str(synthesis.get("generator_url") or "")
-        self._initial_generator_model = str(synthesis.get("generator_model") or "")
+        self._initial_remote = bool(defaults.get("privacy", {}).get("allow_remote"))
         self._initial_strength = training_strength()
         self._home_fixed = bool(os.environ.get("MEMO_HOME"))
         self._initial_home = memo_home()
 
         form = QFormLayout()
         form.addRow("Base model:", self._model_section())
-        form.addRow("Reflections written by:", self._generator_section())
+        self.generator = ServerChoice(
+            self, str(synthesis.get("generator_url") or ""),
+            str(synthesis.get("generator_model") or ""),
+            "A larger model on a server writes better questions to train on; your text is "
+            "sent to it.")
+        self.executive = ServerChoice(
+            self, str(executive.get("url") or ""), str(executive.get("model") or ""),
+            "A larger model (LM Studio, Ollama, mlx-lm's server) reads the passages and writes "
+            "the answers; your memories stay on this computer's model. If the server does not "
+            "answer, this computer's model does, and the answer says so.")
+        self.allow_remote = QCheckBox("Allow servers on other computers")
+        self.allow_remote.setChecked(self._initial_remote)
+        form.addRow("Reflections written by:", self.generator.widget)
+        form.addRow("Answers written by:", self.executive.widget)
+        form.addRow("Privacy:", _column(self.allow_remote, _hint(
+            "Off: only servers on this computer (localhost) are used. On: what you ask, your "
+            "memories' notes and passages of your files are sent to the server you named.")))
         form.addRow("Training strength:", self._strength_section(defaults))
         form.addRow("Data folder:", self._data_section())
 
@@ -153,31 +212,6 @@ class SettingsDialog(QDialog):
                 "it is used instead of this choice."))
         widgets.append(_hint("A memory is trained for one base model."))
         return _column(*widgets)
-
-    def _generator_section(self) -> QWidget:
-        self.generator_local = QRadioButton("This computer's model")
-        self.generator_server = QRadioButton("An OpenAI-compatible server")
-        self.generator_url = QLineEdit(self._initial_url)
-        self.generator_url.setPlaceholderText("http://localhost:1234/v1")
-        self.generator_model = QLineEdit(self._initial_generator_model or "local-model")
-        self._generator_group = QButtonGroup(self)
-        for button in (self.generator_local, self.generator_server):
-            self._generator_group.addButton(button)
-            button.toggled.connect(self._update_enabled)
-        (self.generator_server if self._initial_url else self.generator_local).setChecked(True)
-        fields = QFormLayout()
-        fields.setContentsMargins(24, 0, 0, 0)
-        fields.addRow("URL:", self.generator_url)
-        fields.addRow("Model:", self.generator_model)
-        server = QWidget()
-        server.setLayout(fields)
-        return _column(
-            self.generator_local,
-            self.generator_server,
-            server,
-            _row(_hint("A larger model on a server you chose writes better questions to train "
-                       "on; your text is sent to it.")),
-        )
 
     def _strength_section(self, defaults: dict[str, Any]) -> QWidget:
         self.strength = QComboBox()
@@ -225,9 +259,6 @@ class SettingsDialog(QDialog):
         for widget in (self.model_path, self.model_choose_file, self.model_choose_folder):
             widget.setEnabled(local)
         self.hub_id.setEnabled(self.model_hub.isChecked())
-        server = self.generator_server.isChecked()
-        self.generator_url.setEnabled(server)
-        self.generator_model.setEnabled(server)
 
     def _choose_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -270,19 +301,6 @@ class SettingsDialog(QDialog):
                                   f"{text!r} is not of the form owner/name")
         return text
 
-    def _generator(self) -> tuple[str, str]:
-        """The server's URL and model name; ("", the model name as it was) for this computer's
-        model, so that name is kept for the next time a server is chosen."""
-        if not self.generator_server.isChecked():
-            return "", self._initial_generator_model
-        url = self.generator_url.text().strip()
-        if not _URL.match(url):
-            raise SettingsInvalid("Server URL", "it must start with http:// or https://")
-        model = self.generator_model.text().strip()
-        if not model:
-            raise SettingsInvalid("Server model", "name the model the server should use")
-        return url, model
-
     def _home(self) -> Path:
         path = Path(self.data_folder.text().strip()).expanduser()
         if self._home_fixed or path == self._initial_home:
@@ -296,7 +314,9 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         try:
             spec = self._model_spec()
-            url, generator_model = self._generator()
+            remote = self.allow_remote.isChecked()
+            generator = self.generator.value("Reflection writer's", remote)
+            executive = self.executive.value("Answering", remote)
             home = self._home()
         except SettingsInvalid as e:
             QMessageBox.warning(self, "Settings", f"{e.field}: {e.why}")
@@ -308,11 +328,18 @@ class SettingsDialog(QDialog):
             changed.add("model")
             # Empty is the bundled default: remove the key rather than pin it.
             updates["model"] = {"spec": spec or None}
-        if (url, generator_model) != (self._initial_url, self._initial_generator_model):
+        if generator != self.generator.initial:
             changed.add("generator")
-            updates["synthesis"] = (
-                {"generator_url": url, "generator_model": generator_model} if url
-                else {"generator_url": None})
+            url, name = generator
+            updates["synthesis"] = ({"generator_url": url, "generator_model": name} if url
+                                    else {"generator_url": None})
+        if executive != self.executive.initial:
+            changed.add("executive")
+            url, name = executive
+            updates["executive"] = {"url": url, "model": name} if url else {"url": None}
+        if remote != self._initial_remote:
+            changed |= {"privacy", "executive"}  # a server elsewhere may now be used, or not
+            updates["privacy"] = {"allow_remote": remote or None}
         if strength != self._initial_strength and strength in TRAINING_STRENGTHS:
             changed.add("strength")
             updates["teaching"] = {"exposures": TRAINING_STRENGTHS[strength]}

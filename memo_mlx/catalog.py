@@ -182,6 +182,8 @@ class ChatMessage:
     created_at: str
     # What supports it: {"path", "text"}, a passage's sentence or a reflection, per document.
     quotes: list[dict[str, str]] = field(default_factory=list)
+    # Who wrote it (`recall.Answer.executive`): a server's name, this computer's model, or ""
+    executive: str = ""
 
 
 @dataclass(frozen=True)
@@ -345,11 +347,16 @@ def _m004_quotes(db: sqlite_utils.Database) -> None:
     db.table("messages").add_column("quotes", str)  # JSON: [{"path", "text"}]
 
 
+def _m005_executive(db: sqlite_utils.Database) -> None:
+    db.table("messages").add_column("executive", str)  # who wrote it: a server, or local
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m001_initial", _m001_initial),
     ("m002_recall", _m002_recall),
     ("m003_app", _m003_app),
     ("m004_quotes", _m004_quotes),
+    ("m005_executive", _m005_executive),
 ]
 
 
@@ -377,8 +384,8 @@ _CHAT_TITLE = 60  # characters of the first question that name a chat
 _MAX_CHAT_TITLE = 200
 _ROLES = ("user", "assistant")
 _MESSAGE = (  # the columns of `ChatMessage`, in its order
-    "SELECT id, chat_id, role, content, mode, memories, trace, sources, created_at, quotes "
-    "FROM messages"
+    "SELECT id, chat_id, role, content, mode, memories, trace, sources, created_at, quotes, "
+    "executive FROM messages"
 )
 
 
@@ -988,6 +995,7 @@ class Catalog:
         trace: Sequence[dict[str, Any]] = (),
         sources: Sequence[str] = (),
         quotes: Sequence[dict[str, str]] = (),
+        executive: str = "",
     ) -> ChatMessage:
         """Append a message to a chat and move the chat to the top of the list. A chat still
         called "New chat" is named after its first question, as the user would name it."""
@@ -1003,6 +1011,7 @@ class Catalog:
                 "chat_id": chat_id, "ord": order, "role": role, "content": content,
                 "mode": mode, "memories": _json(memories), "trace": _json(trace),
                 "sources": _json(sources), "quotes": _json(quotes), "created_at": created,
+                "executive": executive or None,
             })
             title = chat.title
             if title == NEW_CHAT and role == "user":
@@ -1336,11 +1345,11 @@ def _json(items: Iterable[Any]) -> str:
 
 
 def _message(row: Sequence[Any]) -> ChatMessage:
-    msg_id, chat_id, role, content, mode, memories, trace, sources, created, quotes = row
+    msg_id, chat_id, role, content, mode, memories, trace, sources, created, quotes, by = row
     return ChatMessage(
         msg_id, chat_id, role, content, mode, json.loads(memories or "[]"),
         json.loads(trace or "[]"), json.loads(sources or "[]"), created,
-        json.loads(quotes or "[]"),
+        json.loads(quotes or "[]"), by or "",
     )
 
 

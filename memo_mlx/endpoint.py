@@ -100,7 +100,7 @@ class Endpoint:
 
     @property
     def name(self) -> str:
-        return f"{self._model or 'its model'} at {self.url}"
+        return f"{self._model} at {self.url}" if self._model else f"the server at {self.url}"
 
     def models(self) -> list[str]:
         """The model names the server lists (GET /models)."""

@@ -18,8 +18,9 @@ from app.engine import EngineBridge
 from app.main import MainWindow, dress, single_instance
 from app.resources import icon, stylesheet
 from memo_mlx.catalog import Catalog
+from memo_mlx.recall import LOCAL
 from memo_mlx.scoring import says_unknown
-from memo_mlx.settings import memo_home
+from memo_mlx.settings import memo_home, save_user_settings
 from tiny import FAST_TEACHING
 
 FAST = FAST_TEACHING + """
@@ -351,4 +352,46 @@ def test_a_folder_opened_from_the_finder_is_taught(qtbot, home, tmp_path):
         app.removeEventFilter(opened)
     memory = win.engine.catalog.memory("dock")
     assert memory is not None and memory.id in win.sidebar.cards
+    win.close()
+
+
+def test_a_server_answers_with_a_memory_on(qtbot, home, tmp_path, tiny_server):
+    """A chat server as the executive (mlx-lm's, on the tiny model) with a memory on: the
+    reply names it; a server elsewhere is said in red, and when it cannot be reached the
+    answer is this computer's and its trace says why."""
+    save_user_settings({"executive": {"url": tiny_server}, "recall": {"mode": "combined"}})
+    folder = tmp_path / "bridges"
+    folder.mkdir()
+    (folder / "bridge.md").write_text(NOTES["bridge.md"])
+    win = open_window(qtbot)
+    label = win.executive_label
+    assert label.isVisible() and label.text() == f"Answers by the server at {tiny_server}"
+    phases: list[str] = []
+    win.engine.teach_state.connect(lambda s: phases.append(s.phase))
+    drop(win, [folder])
+    qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
+    memory = win.engine.catalog.memory("bridges")
+    qtbot.waitUntil(lambda: win.chat.switches[memory.id].isEnabled(), timeout=5_000)
+    win.chat.switches[memory.id].setChecked(True)
+    answer, _ = ask(qtbot, win, QUESTION)
+    assert answer.memories == ["bridges"] and answer.executive.endswith(f" at {tiny_server}")
+    assert answer.executive != f"the server at {tiny_server}"  # named as the server lists it
+    assert not [s for s in answer.trace if s.stage == "executive"]  # nothing fell back
+    assert f"answered by {answer.executive}" in win.chat.transcript.toPlainText()
+
+    save_user_settings({"executive": {"url": "http://10.0.0.7:1234/v1"},
+                        "privacy": {"allow_remote": True}})
+    win._settings_changed({"executive", "privacy"})
+    qtbot.waitUntil(lambda: "not this computer" in label.text(), timeout=5_000)
+    assert "#c0392b" in label.styleSheet()
+    # The suite's network guard stands for a server that cannot be reached.
+    fallen, _ = ask(qtbot, win, QUESTION)
+    assert fallen.executive == LOCAL and fallen.answer
+    [step] = [s for s in fallen.trace if s.stage == "executive"]
+    assert "the connection failed" in step.answer
+    win.chat._link(QUrl(f"trace:{len(win.chat.entries) - 1}"))
+    assert "executive could not answer" in win.chat.transcript.toPlainText()
+    save_user_settings({"executive": {"url": None}, "privacy": {"allow_remote": None}})
+    win._settings_changed({"executive"})
+    qtbot.waitUntil(lambda: not label.isVisible(), timeout=5_000)
     win.close()

@@ -40,7 +40,9 @@ def _open(qtbot) -> SettingsDialog:
 def test_defaults_are_shown(qtbot):
     dialog = _open(qtbot)
     assert dialog.model_builtin.isChecked()
-    assert dialog.generator_local.isChecked() and not dialog.generator_url.isEnabled()
+    assert dialog.generator.local.isChecked() and not dialog.generator.url.isEnabled()
+    assert dialog.executive.local.isChecked() and not dialog.executive.model.isEnabled()
+    assert not dialog.allow_remote.isChecked()
     assert dialog.strength.currentData() == "normal"
     assert dialog.data_folder.text() == str(memo_home())
     assert not dialog.data_choose.isEnabled()  # conftest sets MEMO_HOME
@@ -53,20 +55,23 @@ def test_accept_saves_and_names_what_changed(qtbot, warnings: list[str]):
     dialog = _open(qtbot)
     dialog.model_hub.setChecked(True)
     dialog.hub_id.setText("mlx-community/Qwen2.5-0.5B-Instruct-4bit")
-    dialog.generator_server.setChecked(True)
-    dialog.generator_url.setText("http://localhost:1234/v1")
-    dialog.generator_model.setText("qwen2.5-7b")
+    dialog.generator.server.setChecked(True)
+    dialog.generator.url.setText("http://localhost:1234/v1")
+    dialog.generator.model.setText("qwen2.5-7b")
+    dialog.executive.server.setChecked(True)
+    dialog.executive.url.setText("http://127.0.0.1:11434/v1/")
     dialog.strength.setCurrentIndex(dialog.strength.findText("Thorough"))
 
     with qtbot.waitSignal(dialog.changed) as signal:
         dialog.accept()
-    assert signal.args == [{"model", "generator", "strength"}]
+    assert signal.args == [{"model", "generator", "executive", "strength"}]
     assert warnings == []
     assert not dialog.isVisible()
     assert user_settings() == {
         "recall": {"mode": "direct"},
         "model": {"spec": "mlx-community/Qwen2.5-0.5B-Instruct-4bit"},
         "synthesis": {"generator_url": "http://localhost:1234/v1", "generator_model": "qwen2.5-7b"},
+        "executive": {"url": "http://127.0.0.1:11434/v1", "model": ""},
         "teaching": {"exposures": 1200},
     }
     assert (memo_home() / "settings.toml").read_text().startswith("# mine\n")
@@ -74,10 +79,10 @@ def test_accept_saves_and_names_what_changed(qtbot, warnings: list[str]):
     # Opened again it shows what was saved; back to the built-in model removes the key.
     again = _open(qtbot)
     assert again.model_hub.isChecked() and again.hub_id.text().startswith("mlx-community/")
-    assert again.generator_server.isChecked()
+    assert again.generator.server.isChecked() and again.executive.server.isChecked()
     assert again.strength.currentData() == "thorough"
     again.model_builtin.setChecked(True)
-    again.generator_local.setChecked(True)
+    again.generator.local.setChecked(True)
     with qtbot.waitSignal(again.changed) as signal:
         again.accept()
     assert signal.args == [{"model", "generator"}]
@@ -87,13 +92,30 @@ def test_accept_saves_and_names_what_changed(qtbot, warnings: list[str]):
 
 def test_invalid_url_keeps_the_dialog_open_and_writes_nothing(qtbot, warnings: list[str]):
     dialog = _open(qtbot)
-    dialog.generator_server.setChecked(True)
-    dialog.generator_url.setText("localhost:1234/v1")
+    dialog.generator.server.setChecked(True)
+    dialog.generator.url.setText("localhost:1234/v1")
     with qtbot.assertNotEmitted(dialog.changed):
         dialog.accept()
-    assert len(warnings) == 1 and "URL" in warnings[0] and "http://" in warnings[0]
+    assert len(warnings) == 1 and "is not a server address" in warnings[0]
+    assert warnings[0].startswith("Reflection writer's server:")
     assert dialog.isVisible()
     assert not (memo_home() / "settings.toml").exists()
+
+
+def test_a_server_elsewhere_needs_the_privacy_switch(qtbot, warnings: list[str]):
+    dialog = _open(qtbot)
+    dialog.executive.server.setChecked(True)
+    dialog.executive.url.setText("http://192.168.1.20:1234/v1")
+    with qtbot.assertNotEmitted(dialog.changed):
+        dialog.accept()
+    assert len(warnings) == 1 and warnings[0].startswith("Answering server:")
+    assert "192.168.1.20 is not this computer" in warnings[0]
+    dialog.allow_remote.setChecked(True)
+    with qtbot.waitSignal(dialog.changed) as signal:
+        dialog.accept()
+    assert signal.args == [{"executive", "privacy"}]
+    assert user_settings() == {"executive": {"url": "http://192.168.1.20:1234/v1", "model": ""},
+                               "privacy": {"allow_remote": True}}
 
 
 def test_missing_model_file_is_refused(qtbot, tmp_path: Path, warnings: list[str]):
