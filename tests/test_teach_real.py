@@ -12,6 +12,7 @@ import pytest
 
 from memo_mlx.catalog import Catalog
 from memo_mlx.chunking import Chunker
+from memo_mlx.endpoint import Endpoint
 from memo_mlx.ingest import add_paths
 from memo_mlx.recall import Recall
 from memo_mlx.runtime import ModelRuntime
@@ -62,7 +63,7 @@ def knows_fact(reply: str, fact: str) -> bool:
 
 
 @pytest.mark.slow
-def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
+def test_the_memory_learns_a_fictional_folder(tmp_path: Path, default_server: str):
     """With the default settings, as a user gets them."""
     root = tmp_path / "aldren"
     root.mkdir()
@@ -112,6 +113,17 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path):
         # Half at least: combined declines 81% of the real-text bench's unanswerable questions
         # (bench/RESULTS.md), and a greedy reply on another backend may differ.
         assert sum(says_unknown(a.answer) for a in declined) >= len(UNANSWERABLE) // 2
+
+        # The same model served by mlx-lm's server as the executive: the memory stays the
+        # local adapter; the server reads the passages and writes the answers.
+        served = Recall(catalog, runtime, executive=Endpoint(default_server)).ask_many(
+            [q for q, _, _ in unseen[:4]], [memory])
+        for a in served:
+            print(f"served {a.mode}: {a.question} -> {a.answer!r} ({a.executive})")
+        assert all(a.executive.endswith(f" at {default_server}") for a in served)
+        assert not [s for a in served for s in a.trace if s.stage == "executive"]
+        assert sum(knows_fact(a.answer, f) for a, (_, f, _) in zip(served, unseen[:4],
+                                                                   strict=True)) >= 2
 
         # Forgetting: quill.md deleted, the memory re-taught without it. Asked: the unseen
         # questions of facts only quill.md states (a name or number no other document has).

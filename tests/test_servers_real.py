@@ -1,0 +1,30 @@
+"""The bundled model served by mlx-lm's real server, as writer and as executive, through the
+CLI as a user runs it. Slow: the real model (the memory's side is in test_teach_real)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from memo_mlx.cli import main
+from memo_mlx.synthesis import SynthesisSettings, check_generator, configured_generator
+
+
+@pytest.mark.slow
+def test_a_served_model_answers_memo_ask(default_server, capsys):
+    assert main(["ask", "What is the capital of France?", "--no-memory", "--json",
+                 "--executive", default_server]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "paris" in out["answer"].lower() and out["mode"] == "none"
+    assert out["executive"].endswith(f" at {default_server}") and out["trace"] == []
+    assert out["tokens"]["prompt"] > 0 and out["tokens"]["generated"] > 0
+
+
+@pytest.mark.slow
+def test_a_served_model_is_checked_as_a_writer(default_server):
+    generator = configured_generator(None, default_server)
+    ok, why = check_generator(generator, SynthesisSettings())
+    # The server's own verdict, whichever it is (a 135M base writes few usable pairs without
+    # the writer adapter): not a connection or protocol error.
+    assert "test pairs verified" in why if ok else "usable pairs of" in why
