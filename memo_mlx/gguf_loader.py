@@ -1,4 +1,5 @@
-"""Read a GGUF file into mlx-lm's llama model and a tokenizer built from the same file.
+"""Read a GGUF file into mlx-lm's model of its family (`gguf_models`: llama, qwen2, qwen3,
+gemma3) and a tokenizer built from the same file.
 
 Weights: `mx.load` decodes F32, F16, Q4_0, Q4_1 and Q8_0 exactly, as MLX affine-quantized
 triples (`weight` uint32, `scales`, `biases`, group 32). It silently decodes Q4_K wrongly and
@@ -8,7 +9,8 @@ no error visible next to the source's own. Types neither can decode are refused 
 
 Tokenizer: GGUF metadata carries the vocabulary; "gpt2" (byte-level BPE) and "llama"
 (SentencePiece BPE with byte fallback) are rebuilt with the `tokenizers` library, with the
-special tokens, bos/eos ids and chat template of the file, then wrapped for mlx-lm.
+special tokens, bos/eos ids and chat template of the file (a base model's file has none: its
+family's turn format), then wrapped for mlx-lm.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 from gguf import GGMLQuantizationType as QT
-from mlx_lm.models import llama
 from mlx_lm.tokenizer_utils import (
     BPEStreamingDetokenizer,
     SPMStreamingDetokenizer,
@@ -33,27 +34,16 @@ from mlx_lm.tokenizer_utils import (
 )
 
 from .errors import MemoError
+from .gguf_models import TOP_NAMES, Architecture, architectures
+from .gguf_models.llama import use_rope_freqs
 
-SUPPORTED_ARCHITECTURES = ("llama",)
+SUPPORTED_ARCHITECTURES = tuple(architectures())
 # What mx.load decodes exactly; anything else goes through gguf's dequantizer.
 MX_NATIVE_TYPES = frozenset({QT.F32, QT.F16, QT.Q4_0, QT.Q4_1, QT.Q8_0})
 FLOAT_TYPES = frozenset({QT.F32, QT.F16, QT.BF16})
 GROUP_SIZE = 32  # GGUF's block size for every type mx.load reads; also used for re-quantizing
 REQUANT_BITS = 8
 
-# GGUF tensor names -> mlx-lm llama parameter names.
-_BLOCK_NAMES = {
-    "attn_q": "self_attn.q_proj",
-    "attn_k": "self_attn.k_proj",
-    "attn_v": "self_attn.v_proj",
-    "attn_output": "self_attn.o_proj",
-    "ffn_gate": "mlp.gate_proj",
-    "ffn_up": "mlp.up_proj",
-    "ffn_down": "mlp.down_proj",
-    "attn_norm": "input_layernorm",
-    "ffn_norm": "post_attention_layernorm",
-}
-_TOP_NAMES = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
 ROPE_FREQS = "rope_freqs.weight"
 
 # Pre-tokenizer split patterns of llama.cpp's `tokenizer.ggml.pre` names.
@@ -65,6 +55,9 @@ _QWEN2_SPLIT = _LLAMA3_SPLIT.replace(r"\p{N}{1,3}", r"\p{N}")
 _SPLIT_PATTERNS = {"llama-bpe": _LLAMA3_SPLIT, "llama3": _LLAMA3_SPLIT, "qwen2": _QWEN2_SPLIT}
 
 _TOKEN_CONTROL, _TOKEN_USER_DEFINED = 3, 4
+# Tokens that end a turn in the chat formats of the families: a stop token wherever the vocabulary
+# has one, as llama.cpp finds them by their text when the file names no end-of-turn id.
+_END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>")
 
 
 class GGUFError(MemoError):
@@ -83,12 +76,7 @@ class GGUFInfo:
 def load_gguf(path: Path) -> tuple[nn.Module, TokenizerWrapper, GGUFInfo]:
     """The model (quantized as in the file), its tokenizer, and a summary of the file."""
     meta, native, reader = _read(path)
-    arch = meta.get("general.architecture")
-    if arch not in SUPPORTED_ARCHITECTURES:
-        raise GGUFError(
-            f"{path}: architecture {arch!r} is not supported "
-            f"(supported: {', '.join(SUPPORTED_ARCHITECTURES)})"
-        )
+    arch = _architecture(meta)
     converted = reader is not None
     if reader is not None:
         weights = _read_converted(reader, path)
@@ -96,10 +84,13 @@ def load_gguf(path: Path) -> tuple[nn.Module, TokenizerWrapper, GGUFInfo]:
         assert native is not None  # `_read` gives the weights or the reader to convert them
         weights = native
     rope_freqs = weights.pop(ROPE_FREQS, None)
-    weights = {_mlx_name(k, path): v for k, v in weights.items()}
+    if rope_freqs is not None and arch.name != "llama":
+        raise GGUFError(f"{path}: a {arch.name} model with rope_freqs is not supported")
+    weights = arch.fix({_mlx_name(k, arch, path): v for k, v in weights.items()})
 
-    args = _model_args(meta, weights)
-    model = llama.Model(args)
+    args = arch.args(meta, weights)
+    model = arch.model.Model(args)
+    weights = model.sanitize(weights)  # e.g. gemma3 drops its head when it is the embedding
     quantized = {k[: -len(".scales")] for k in weights if k.endswith(".scales")}
     nn.quantize(
         model,
@@ -110,14 +101,23 @@ def load_gguf(path: Path) -> tuple[nn.Module, TokenizerWrapper, GGUFInfo]:
     try:
         model.load_weights(list(weights.items()), strict=True)
     except ValueError as e:
-        raise GGUFError(f"{path}: tensors do not match a llama model: {e}") from e
+        raise GGUFError(f"{path}: tensors do not match a {arch.name} model: {e}") from e
     if rope_freqs is not None:
-        _use_rope_freqs(model, args, rope_freqs)
+        use_rope_freqs(model, args, rope_freqs)
     mx.eval(model.parameters())
 
     name = meta.get("general.name") or path.stem
-    info = GGUFInfo(name=str(name), architecture=arch, converted=converted)
+    info = GGUFInfo(name=str(name), architecture=arch.name, converted=converted)
     return model, build_tokenizer(meta), info
+
+
+def _architecture(meta: GGUFMetadata) -> Architecture:
+    name = meta.get("general.architecture")
+    known = architectures()
+    if name not in known:
+        raise GGUFError(f"{meta.path}: architecture {name!r} is not supported "
+                        f"(supported: {', '.join(known)})")
+    return known[name]
 
 
 def load_gguf_tokenizer(path: Path) -> TokenizerWrapper:
@@ -269,71 +269,18 @@ def _read_converted(reader: gguf.GGUFReader, path: Path) -> dict[str, mx.array]:
     return weights
 
 
-def _mlx_name(name: str, path: Path) -> str:
+def _mlx_name(name: str, arch: Architecture, path: Path) -> str:
     parts = name.split(".")
-    if parts[0] == "blk" and len(parts) >= 4 and parts[2] in _BLOCK_NAMES:
-        return ".".join(["model.layers", parts[1], _BLOCK_NAMES[parts[2]], *parts[3:]])
-    if parts[0] in _TOP_NAMES:
-        return ".".join([_TOP_NAMES[parts[0]], *parts[1:]])
-    raise GGUFError(f"{path}: unexpected tensor {name!r} for a llama model")
+    if parts[0] == "blk" and len(parts) >= 4 and parts[2] in arch.block_names:
+        return ".".join(["model.layers", parts[1], arch.block_names[parts[2]], *parts[3:]])
+    if parts[0] in TOP_NAMES:
+        return ".".join([TOP_NAMES[parts[0]], *parts[1:]])
+    raise GGUFError(f"{path}: unexpected tensor {name!r} for a {arch.name} model")
 
 
 def _bits(weights: dict[str, mx.array], module: str) -> int:
     # Group size is fixed at 32, so bits follow from how many uint32 words a group takes.
     return int(weights[f"{module}.weight"].shape[-1] // weights[f"{module}.scales"].shape[-1])
-
-
-def _model_args(meta: GGUFMetadata, weights: dict[str, mx.array]) -> llama.ModelArgs:
-    a = meta.get("general.architecture")
-    hidden = int(meta.require(f"{a}.embedding_length"))
-    heads = int(meta.require(f"{a}.attention.head_count"))
-    embed = weights.get("model.embed_tokens.weight")
-    if embed is None:
-        raise GGUFError(f"{meta.path}: the token embedding (token_embd.weight) is missing")
-    rope_scaling: dict[str, float | str] | None = None
-    if meta.get(f"{a}.rope.scaling.type") == "linear":
-        rope_scaling = {"type": "linear", "factor": float(meta.get(f"{a}.rope.scaling.factor", 1))}
-    return llama.ModelArgs(
-        model_type="llama",
-        hidden_size=hidden,
-        num_hidden_layers=int(meta.require(f"{a}.block_count")),
-        intermediate_size=int(meta.require(f"{a}.feed_forward_length")),
-        num_attention_heads=heads,
-        num_key_value_heads=int(meta.get(f"{a}.attention.head_count_kv", heads)),
-        rms_norm_eps=float(meta.get(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)),
-        vocab_size=int(embed.shape[0]),
-        head_dim=int(meta.get(f"{a}.attention.key_length", hidden // heads)),
-        max_position_embeddings=int(meta.get(f"{a}.context_length", 4096)),
-        rope_theta=float(meta.get(f"{a}.rope.freq_base", 10000.0)),
-        # llama.cpp's converter permutes Q and K for interleaved ("traditional") rotation.
-        rope_traditional=True,
-        rope_scaling=rope_scaling,
-        tie_word_embeddings="lm_head.weight" not in weights,
-    )
-
-
-class _FreqRoPE(nn.Module):
-    """RoPE with per-dimension frequency factors (Llama 3's `rope_freqs` tensor)."""
-
-    def __init__(self, dims: int, periods: mx.array):
-        super().__init__()
-        self.dims = dims
-        self._periods = periods
-
-    def __call__(self, x: mx.array, offset: int = 0) -> mx.array:
-        return mx.fast.rope(
-            x, self.dims, traditional=True, base=None, scale=1.0, offset=offset,
-            freqs=self._periods,
-        )
-
-
-def _use_rope_freqs(model: nn.Module, args: llama.ModelArgs, factors: mx.array) -> None:
-    dims = args.head_dim or args.hidden_size // args.num_attention_heads
-    # llama.cpp divides each frequency by its factor; mx.fast.rope takes periods (1/frequency).
-    exponents = mx.arange(0, dims, 2, dtype=mx.float32) / dims
-    periods = (args.rope_theta**exponents) * factors.astype(mx.float32)
-    for layer in model.layers:
-        layer.self_attn.rope = _FreqRoPE(dims, periods)
 
 
 # --- tokenizer ------------------------------------------------------------------------------
@@ -353,6 +300,7 @@ def build_tokenizer(meta: GGUFMetadata) -> TokenizerWrapper:
     from transformers import PreTrainedTokenizerFast
 
     kind = meta.require("tokenizer.ggml.model")
+    arch = architectures().get(meta.get("general.architecture"))
     tokens: list[str] = list(meta.require("tokenizer.ggml.tokens"))
     token_types = list(meta.get("tokenizer.ggml.token_type") or [1] * len(tokens))
     if len(token_types) != len(tokens):
@@ -361,8 +309,11 @@ def build_tokenizer(meta: GGUFMetadata) -> TokenizerWrapper:
 
     if kind == "gpt2":
         merges = [tuple(m.split(" ", 1)) for m in meta.require("tokenizer.ggml.merges")]
-        tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
         pre = meta.get("tokenizer.ggml.pre", "default")
+        # Llama 3 looks a word up whole before merging its pieces (llama.cpp and its own
+        # tokenizer.json do); merging could reach another token for the same text.
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False,
+                                   ignore_merges=pre in ("llama-bpe", "llama3")))
         byte_level = pre_tokenizers.ByteLevel(
             add_prefix_space=False, use_regex=pre not in _SPLIT_PATTERNS
         )
@@ -381,9 +332,20 @@ def build_tokenizer(meta: GGUFMetadata) -> TokenizerWrapper:
         scores = list(meta.require("tokenizer.ggml.scores"))
         if len(scores) != len(tokens):
             raise GGUFError(f"{meta.path}: {len(tokens)} tokens but {len(scores)} token scores")
+        # Runs of spaces some converters store as spaces, where the text is looked up with
+        # "▁" for a space (Gemma's files): spelled as the lookup spells them.
+        for i, t in enumerate(tokens):
+            if t and not t.strip(" ") and "\u2581" * len(t) not in vocab:
+                del vocab[t]
+                tokens[i] = "\u2581" * len(t)
+                vocab[tokens[i]] = i
+        if arch is not None and arch.merges_in_file_order:
+            scores = [-float(i) for i in range(len(tokens))]
+        unknown = meta.get("tokenizer.ggml.unknown_token_id")
         tok = Tokenizer(
             models.BPE(
-                vocab=vocab, merges=_spm_merges(tokens, scores), unk_token=tokens[0],
+                vocab=vocab, merges=_spm_merges(tokens, scores),
+                unk_token=tokens[int(unknown) if unknown is not None else 0],
                 fuse_unk=True, byte_fallback=True,
             )
         )
@@ -425,11 +387,15 @@ def build_tokenizer(meta: GGUFMetadata) -> TokenizerWrapper:
         unk_token=token("unknown"),
         pad_token=token("padding") or eos,
     )
-    template = meta.get("tokenizer.chat_template")
-    if template:
-        hf.chat_template = template
+    hf.chat_template = meta.get("tokenizer.chat_template") or (
+        arch.chat_template if arch is not None else None)
+    stops = {vocab[t] for t in _END_OF_TURN if t in vocab}
     eot = meta.get("tokenizer.ggml.eot_token_id")
-    return TokenizerWrapper(hf, detokenizer, eos_token_ids=[int(eot)] if eot is not None else None)
+    if eot is not None:
+        stops.add(int(eot))
+    if eos is not None:
+        stops.add(vocab[eos])
+    return TokenizerWrapper(hf, detokenizer, eos_token_ids=sorted(stops) or None)
 
 
 def _spm_merges(tokens: list[str], scores: list[float]) -> list[tuple[str, str]]:

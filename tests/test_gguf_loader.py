@@ -11,7 +11,7 @@ import pytest
 from gguf import GGMLQuantizationType as QT
 
 from memo_mlx.gguf_loader import GGUFError, load_gguf
-from tiny import write_tiny_gguf
+from tiny import SLIDING_WINDOW, write_tiny_family_gguf, write_tiny_gguf
 
 PROMPT = [3 + i for i in (72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100)]
 
@@ -75,6 +75,54 @@ def test_quantized_model_matches_reference(tmp_path: Path, qtype: QT):
     assert info.converted == (qtype == QT.Q4_K)
 
 
+@pytest.mark.parametrize("qtype", [QT.Q8_0, QT.Q5_0], ids=["native", "converted"])
+@pytest.mark.parametrize("arch", ["qwen2", "qwen3", "gemma3"])
+def test_other_families_match_their_reference(tmp_path: Path, arch: str, qtype: QT):
+    """Each family's names, hyperparameters and fixes: its mlx-lm model computes what the
+    reference does, dense and quantized, over a prompt longer than gemma3's sliding window."""
+    from memo_mlx.models import load_base
+
+    assert len(PROMPT) > SLIDING_WINDOW
+    tiny = write_tiny_family_gguf(tmp_path / f"{arch}.gguf", arch, qtype)
+    assert tiny.reference is not None
+    tolerance = CONVERTED_TOLERANCE.get(qtype, 1e-5)
+    dense = load_base(str(tiny.path), compute="dense")
+    assert_logits_close(logits(dense.model), logits(tiny.reference), tolerance)
+    model, tokenizer, info = load_gguf(tiny.path)
+    assert info.architecture == arch and info.converted == (qtype == QT.Q5_0)
+    assert type(model).__module__ == type(tiny.reference).__module__
+    assert_logits_close(logits(model), logits(tiny.reference), max(tolerance, 5e-3))
+    assert isinstance(model.layers[0].mlp.down_proj, nn.QuantizedLinear)
+
+
+def test_a_family_generates_and_learns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A gemma3 file through the whole engine: streamed generation and a memory taught."""
+    from memo_mlx.catalog import Catalog
+    from memo_mlx.chunking import Chunker
+    from memo_mlx.ingest import add_paths
+    from memo_mlx.runtime import ModelRuntime
+    from memo_mlx.settings import memo_home
+    from memo_mlx.teach import teach_memory
+    from tiny import FAST_TEACHING
+
+    tiny = write_tiny_family_gguf(tmp_path / "gemma3.gguf", "gemma3")
+    monkeypatch.setenv("MEMO_MODEL", str(tiny.path))
+    memo_home().mkdir(parents=True, exist_ok=True)
+    (memo_home() / "settings.toml").write_text(FAST_TEACHING)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "bridge.md").write_text("The Hollow Bridge was designed by Mara Quill in 1987.\n")
+    with Catalog() as catalog, ModelRuntime() as runtime:
+        pieces: list[str] = []
+        reply = runtime.generate([{"role": "user", "content": "hi"}], max_tokens=6,
+                                 on_text=pieces.append).result()
+        assert reply.generation_tokens > 0 and "".join(pieces) == reply.text
+        memory = add_paths(catalog, [folder], "notes")
+        report = teach_memory(catalog, memory, runtime, chunker=Chunker())
+        assert report.training is not None and report.training.steps > 0
+        assert catalog.adapter(memory.id) is not None
+
+
 def test_rope_freqs_are_applied(tmp_path: Path):
     """Llama 3 files carry per-dimension RoPE factors; factors of 1 change nothing, others do."""
     dims = 256 // 4 // 2
@@ -136,6 +184,97 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     ids = tok.encode("é", add_special_tokens=False)
     assert [pieces[i] for i in ids] == ["▁", "<0xC3>", "<0xA9>"]
     assert tok.decode(ids) == "é"
+
+
+def _tokenizer_only(path: Path, arch: str, kind: str, pieces: list[str], *,
+                    scores: list[float] | None = None, types: list[int] | None = None,
+                    merges: list[str] | None = None, pre: str = "default",
+                    template: str | None = None, ids: dict[str, int] | None = None,
+                    space_prefix: bool = True):
+    """The tokenizer of a file holding only a vocabulary (no tensors)."""
+    import gguf
+
+    from memo_mlx.gguf_loader import GGUFMetadata, build_tokenizer
+
+    w = gguf.GGUFWriter(str(path), arch=arch)
+    w.add_tokenizer_model(kind)
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(pieces)
+    w.add_token_types(types or [1] * len(pieces))
+    if scores is not None:
+        w.add_token_scores(scores)
+    if merges is not None:
+        w.add_token_merges(merges)
+    if template is not None:
+        w.add_chat_template(template)
+    w.add_add_space_prefix(space_prefix)
+    for key, value in (ids or {}).items():
+        getattr(w, f"add_{key}_token_id")(value)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return build_tokenizer(GGUFMetadata.of_reader(gguf.GGUFReader(path), path))
+
+
+def test_gemma_sentencepiece_vocabulary(tmp_path: Path):
+    """Gemma's files: merges follow the tokens' order in the file (not their scores), runs of
+    spaces are stored as spaces, <unk> is named by id (not the first token), the file of a base
+    model has no chat template (Gemma's turns are used) and <end_of_turn> ends a reply."""
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
+    words = ["▁", "a", "b", "c", "ab", "bc", "  "]
+    pieces = specials + [f"<0x{b:02X}>" for b in range(256)] + words
+    scores = [0.0] * (len(specials) + 256) + [-1.0, -2.0, -3.0, -4.0, -9.0, -5.0, -1000.0]
+    types = [3] * len(specials) + [6] * 256 + [1] * 6 + [4]
+    ids = {"bos": 2, "eos": 1, "unk": 3, "pad": 0}
+
+    def spelled(tok, text: str) -> list[str]:
+        return [pieces[i] for i in tok.encode(text, add_special_tokens=False)]
+
+    gemma = _tokenizer_only(tmp_path / "g.gguf", "gemma3", "llama", pieces, scores=scores,
+                            types=types, ids=ids, space_prefix=False)
+    assert spelled(gemma, "abc") == ["ab", "c"]  # "ab" comes first in the file
+    assert spelled(gemma, "a  b") == ["a", "  ", "b"]  # one token: "  " looked up as "▁▁"
+    assert gemma.unk_token == "<unk>"
+    prompt = gemma.apply_chat_template(
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+        add_generation_prompt=True, tokenize=False)
+    assert prompt == ("<bos><start_of_turn>user\nBe brief.\n\nhi<end_of_turn>\n"
+                      "<start_of_turn>model\n")
+    assert gemma.eos_token_ids == {1, pieces.index("<end_of_turn>")}
+    # The same vocabulary in a llama file ranks merges by score, as SentencePiece does.
+    llama_spm = _tokenizer_only(tmp_path / "l.gguf", "llama", "llama", pieces, scores=scores,
+                                types=types, ids=ids, space_prefix=False)
+    assert spelled(llama_spm, "abc") == ["a", "bc"]
+
+
+def test_llama3_words_are_looked_up_whole(tmp_path: Path):
+    """Llama 3's pre-tokenizer names: a word in the vocabulary is one token even where the
+    merges would not reach it (as llama.cpp and Llama 3's own tokenizer.json do)."""
+    pieces = ["a", "b", "c", "ab", "abc", "<|eot_id|>"]
+    merges = ["a b"]
+
+    def spelled(pre: str) -> list[str]:
+        tok = _tokenizer_only(tmp_path / f"{pre}.gguf", "llama", "gpt2", pieces, merges=merges,
+                              pre=pre, template="{{ messages[0]['content'] }}")
+        return [pieces[i] for i in tok.encode("abc", add_special_tokens=False)]
+
+    assert spelled("llama-bpe") == ["abc"]
+    assert spelled("default") == ["ab", "c"]
+
+
+def test_a_thinking_template_is_asked_not_to_think(tmp_path: Path):
+    """Qwen3's template opens a <think> block unless told not to: the prompt tells it."""
+    from memo_mlx.runtime import prompt_ids
+
+    template = ("{{ messages[0]['content'] }}{% if add_generation_prompt %}"
+                "{% if enable_thinking is defined and not enable_thinking %}[no thinking]"
+                "{% else %}[think]{% endif %}{% endif %}")
+    pieces = [chr(c) for c in range(ord("!"), ord("~") + 1)] + ["hi", "<|im_end|>"]
+    tok = _tokenizer_only(tmp_path / "q.gguf", "qwen3", "gpt2", pieces, merges=["h i"],
+                          template=template)
+    text = tok.decode(prompt_ids(tok, [{"role": "user", "content": "hi"}]))
+    assert text == "hi[nothinking]"  # (the vocabulary has no space)
 
 
 def test_unsupported_quantization_is_refused_by_name(tmp_path: Path):

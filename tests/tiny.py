@@ -11,9 +11,11 @@ from pathlib import Path
 
 import gguf
 import mlx.core as mx
+import mlx.nn as nn
 import numpy as np
 from gguf import GGMLQuantizationType as QT
-from mlx_lm.models import llama
+from mlx.utils import tree_flatten
+from mlx_lm.models import gemma3_text, llama, qwen2, qwen3
 
 HIDDEN, INTERMEDIATE, LAYERS, HEADS, KV_HEADS = 256, 512, 2, 4, 2
 # Teaching settings that make the tiny model's teach take a second or two: few passes, low
@@ -75,7 +77,7 @@ def byte_level_vocab() -> list[str]:
 class TinyModel:
     path: Path
     # Dense float32, weights as the file's decoder gives them back; None for UNDECODABLE.
-    reference: llama.Model | None
+    reference: nn.Module | None
     vocab: list[str]
 
 
@@ -194,3 +196,105 @@ def write_tiny_gguf(
     model.load_weights(list(reference.items()), strict=True)
     mx.eval(model.parameters())
     return TinyModel(path=path, reference=model, vocab=vocab)
+
+
+# The other families: llama.cpp's names for what differs from llama, written out here apart from
+# `memo_mlx.gguf_models` (MLX name -> GGUF name).
+FAMILY_BLOCK = {
+    "qwen2": {**BLOCK, "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias":
+              "attn_k.bias", "self_attn.v_proj.bias": "attn_v.bias"},
+    "qwen3": {**BLOCK, "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm"},
+    "gemma3": {**{k: v for k, v in BLOCK.items() if k != "post_attention_layernorm"},
+               "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
+               "post_attention_layernorm": "post_attention_norm",
+               "pre_feedforward_layernorm": "ffn_norm",
+               "post_feedforward_layernorm": "post_ffw_norm"},
+}
+FAMILY_HEAD_DIM = {"qwen2": HIDDEN // HEADS, "qwen3": 32, "gemma3": 48}
+SLIDING_WINDOW = 8  # gemma3: shorter than the tests' prompts, so the window is exercised
+
+
+def _family_reference(arch: str, vocab_size: int) -> nn.Module:
+    head_dim = FAMILY_HEAD_DIM[arch]
+    common = dict(hidden_size=HIDDEN, num_hidden_layers=LAYERS, intermediate_size=INTERMEDIATE,
+                  num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, rms_norm_eps=1e-6,
+                  vocab_size=vocab_size, max_position_embeddings=512)
+    if arch == "qwen2":
+        return qwen2.Model(qwen2.ModelArgs(model_type="qwen2", rope_theta=1e6, **common))
+    if arch == "qwen3":
+        return qwen3.Model(qwen3.ModelArgs(model_type="qwen3", head_dim=head_dim,
+                                           tie_word_embeddings=True, rope_theta=1e6, **common))
+    return gemma3_text.Model(gemma3_text.ModelArgs(
+        model_type="gemma3_text", head_dim=head_dim, rope_theta=1e6,
+        rope_local_base_freq=10000.0, query_pre_attn_scalar=head_dim,
+        sliding_window=SLIDING_WINDOW, sliding_window_pattern=2, **common))
+
+
+def write_tiny_family_gguf(path: Path, arch: str, qtype: QT = QT.Q8_0, seed: int = 0
+                           ) -> TinyModel:
+    """A 2-layer qwen2, qwen3 or gemma3 model (tied head) as llama.cpp writes one: its own
+    tensor names, q/k biases (qwen2), per-head q/k norms (qwen3, gemma3), gemma's four norms a
+    block stored plus one and a sliding window in one layer of two; with the byte-level BPE
+    tokenizer of `write_tiny_gguf`, and the mlx-lm model it decodes to."""
+    rng = np.random.default_rng(seed)
+    vocab = byte_level_vocab()
+    reference_model = _family_reference(arch, len(vocab))
+    if arch == "gemma3":
+        reference_model.sanitize({})  # the head is the embedding
+    shapes = {k: v.shape for k, v in tree_flatten(reference_model.parameters())}
+
+    writer = gguf.GGUFWriter(str(path), arch=arch)
+    writer.add_name(f"tiny-{arch}")
+    writer.add_context_length(512)
+    writer.add_embedding_length(HIDDEN)
+    writer.add_block_count(LAYERS)
+    writer.add_feed_forward_length(INTERMEDIATE)
+    writer.add_head_count(HEADS)
+    writer.add_head_count_kv(KV_HEADS)
+    writer.add_key_length(FAMILY_HEAD_DIM[arch])
+    writer.add_value_length(FAMILY_HEAD_DIM[arch])
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_rope_freq_base(1e6)
+    if arch == "gemma3":
+        writer.add_sliding_window(SLIDING_WINDOW)
+        writer.add_sliding_window_pattern(2)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(vocab)
+    writer.add_token_types([3] * len(SPECIALS) + [1] * (len(vocab) - len(SPECIALS)))
+    writer.add_token_merges(MERGES)
+    writer.add_bos_token_id(0)
+    writer.add_eos_token_id(2)
+    writer.add_chat_template(CHATML)
+
+    reference: dict[str, mx.array] = {}
+    for name, shape in shapes.items():
+        parts = name.split(".")
+        if parts[:2] == ["model", "layers"]:
+            inner = ".".join(parts[3:])
+            key = inner if inner in FAMILY_BLOCK[arch] else inner.rsplit(".", 1)[0]
+            gname = f"blk.{parts[2]}.{FAMILY_BLOCK[arch][key]}"
+            gname += "" if key == inner else "." + parts[-1]
+        else:
+            gname = f"{TOP[name.rsplit('.', 1)[0]]}.{parts[-1]}"
+        if len(shape) == 1:
+            values = (0.1 * rng.standard_normal(shape)).astype(np.float32)
+            if not name.endswith(".bias"):
+                values += 0.0 if arch == "gemma3" else 1.0
+            # Gemma computes with (1 + weight): llama.cpp writes the weight plus one.
+            stored = values + 1.0 if arch == "gemma3" and name.endswith("norm.weight") else values
+            writer.add_tensor(gname, stored)
+            reference[name] = mx.array(values)
+            continue
+        values = (0.05 * rng.standard_normal(shape)).astype(np.float32)
+        data = gguf.quants.quantize(values, qtype) if qtype != QT.F32 else values
+        writer.add_tensor(gname, data, raw_dtype=qtype if qtype != QT.F32 else None)
+        decoded = gguf.quants.dequantize(data, qtype) if qtype != QT.F32 else data
+        reference[name] = mx.array(np.asarray(decoded, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    reference_model.load_weights(list(reference.items()), strict=True)
+    mx.eval(reference_model.parameters())
+    return TinyModel(path=path, reference=reference_model, vocab=vocab)
