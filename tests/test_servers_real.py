@@ -28,3 +28,19 @@ def test_a_served_model_is_checked_as_a_writer(default_server):
     # The server's own verdict, whichever it is (a 135M base writes few usable pairs without
     # the writer adapter): not a connection or protocol error.
     assert "test pairs verified" in why if ok else "usable pairs of" in why
+
+
+@pytest.mark.slow
+def test_llama_cpp_server_answers_memo_ask(tmp_path, capsys):
+    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's server is not installed "
+                        "here (`make bench-setup` installs it)")
+    from servers import llama_cpp_server
+
+    from memo_mlx.models import default_model_path
+
+    with llama_cpp_server(default_model_path(), tmp_path / "llama-cpp.log") as url:
+        assert main(["ask", "What is the capital of France?", "--no-memory", "--json",
+                     "--executive", url]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "paris" in out["answer"].lower() and out["executive"].endswith(f" at {url}")
+    assert out["trace"] == []  # nothing fell back
