@@ -7,8 +7,10 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import platformdirs
 import pytest
 from gguf import GGMLQuantizationType as QT
+from PySide6.QtCore import QSettings
 
 from tiny import TinyModel, write_tiny_gguf
 
@@ -25,6 +27,17 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     may run its own server) fails."""
     monkeypatch.setenv("MEMO_HOME", str(tmp_path / "memo-home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # data-folder pointer, Qt
+    # The per-user folders are the platform's (macOS: ~/Library, which ignores XDG_*): a
+    # test's own, on every platform. XDG_DATA_HOME, where a test sets it, still moves it.
+    monkeypatch.setattr(platformdirs, "user_config_path",
+                        lambda name, appauthor=False: tmp_path / "config" / name)
+    monkeypatch.setattr(platformdirs, "user_data_path", lambda name, appauthor=False: Path(
+        os.environ.get("XDG_DATA_HOME") or tmp_path / "data") / name)
+    # The window's saved place (QSettings): a file of the test's, not the user's preferences
+    # (macOS keeps them in ~/Library/Preferences whatever XDG_CONFIG_HOME says).
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(tmp_path / "config"))
     monkeypatch.delenv("MEMO_MODEL", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     connect, create_connection = socket.socket.connect, socket.create_connection
