@@ -145,8 +145,6 @@ class FakeChat(BaseHTTPRequestHandler):
     """An OpenAI-compatible chat server on loopback that answers like a capable model would for
     the passages of these tests (what it writes is fixed; what MeMo does with it is tested)."""
 
-    good = True
-
     def do_GET(self) -> None:  # noqa: N802 (http.server's name): the models it serves
         data = json.dumps({"data": [{"id": "big-model"}, {"id": "tiny-model"}]}).encode()
         self.send_response(200)
@@ -157,9 +155,7 @@ class FakeChat(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         text = body["messages"][-1]["content"]
-        if not self.good:
-            reply = "What is the answer to this question: what is the answer?"
-        elif "Hollow Bridge" in text and "Mara Quill was born" not in text:
+        if "Hollow Bridge" in text and "Mara Quill was born" not in text:
             reply = ("Q: Who designed the Hollow Bridge?\nA: Mara Quill designed the Hollow "
                      "Bridge.\nQ: When was the Hollow Bridge finished?\nA: The Hollow Bridge was "
                      "finished in 1987.\nQ: How long is the Hollow Bridge?\nA: The Hollow Bridge "
@@ -187,7 +183,6 @@ def serve(handler: type[FakeChat]) -> tuple[ThreadingHTTPServer, str]:
 def test_a_capable_endpoint_writes_verified_pairs(taught_folder):
     catalog, _ = taught_folder
     memory = catalog.memories()[0]
-    FakeChat.good = True
     server, url = serve(FakeChat)
     try:
         generator = EndpointGenerator(Endpoint(url, "big-model"))
@@ -201,18 +196,16 @@ def test_a_capable_endpoint_writes_verified_pairs(taught_folder):
     assert report.steps["direct"].discarded >= 1
 
 
-def test_a_model_that_cannot_write_pairs_falls_back_to_rules(taught_folder):
+def test_a_served_model_that_cannot_write_pairs_falls_back_to_rules(taught_folder,
+                                                                    tiny_server):
+    """mlx-lm's real server, serving the tiny random model, as the writer: it is asked, its
+    pairs fail the check, and the rules write the reflections."""
     catalog, _ = taught_folder
     memory = catalog.memories()[0]
-    FakeChat.good = False
-    server, url = serve(FakeChat)
-    try:
-        generator = EndpointGenerator(Endpoint(url, "tiny-model"))
-        ok, why = check_generator(generator, SynthesisSettings())
-        assert not ok and "usable pairs" in why
-        report = synthesize(catalog, memory, generator=generator)
-    finally:
-        server.shutdown()
+    generator = EndpointGenerator(Endpoint(tiny_server))
+    ok, why = check_generator(generator, SynthesisSettings())
+    assert not ok and "usable pairs" in why and generator.name in why
+    report = synthesize(catalog, memory, generator=generator)
     assert report.generator == "rules" and report.pairs >= 6
 
 
