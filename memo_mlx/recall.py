@@ -432,12 +432,12 @@ class Recall:
         of that passage, declines it: a sentence can hold the answer and half the question's
         words and be about something else, and half of the unanswerable real-text questions
         combined answered came through such an agreement (`bench/RESULTS.md`). Returns the
-        answers whose passage was declined, with that passage already read. Without a
-        reader there is no check: the prompted executive declined 0 of 48 unanswerable
-        questions, so it cannot tell."""
+        answers whose passage was declined, with that passage already read. A server
+        executive checks in the reader's place. With neither there is no check: the bundled
+        model prompted declined 0 of 48 unanswerable questions, so it cannot tell."""
         reader = self.reader()
         declines = [False] * len(agreed)
-        if reader is not None and agreed:
+        if (reader is not None or self.executive is not None) and agreed:
             chats = [self.reading(history, user(reading_prompt(c.text, a.question)))
                      for a, _, c, _ in agreed]
             replies = self._chat_many(chats, CHECK_TOKENS, cancel, [a for a, *_ in agreed],

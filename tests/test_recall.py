@@ -31,7 +31,7 @@ from memo_mlx.recall import (
     supporting,
 )
 from memo_mlx.runtime import ModelRuntime, Reply
-from memo_mlx.scoring import says_unknown
+from memo_mlx.scoring import says_unknown, starts_declining
 from memo_mlx.teach import teach_memory
 from tiny import FAST_TEACHING
 
@@ -360,6 +360,9 @@ class _Reader:
     def generate_batch(self, chats, *, adapter=None, max_tokens=None, cancel=None, **_):
         return _done([self._reply(chat, adapter) for chat in chats])
 
+    def with_system(self, messages, adapter):
+        return messages
+
 
 def _done(value: object) -> Future:
     future: Future = Future()
@@ -458,10 +461,13 @@ class Observed(Endpoint):
     def __init__(self, url: str):
         super().__init__(url)
         self.sent: list[list[dict[str, str]]] = []
+        self.said: list[str] = []
 
     def chat(self, messages, max_tokens, **kwargs):  # type: ignore[no-untyped-def, override]
         self.sent.append(messages)
-        return super().chat(messages, max_tokens, **kwargs)
+        reply = super().chat(messages, max_tokens, **kwargs)
+        self.said.append(reply.text)
+        return reply
 
 
 def test_a_server_is_the_executive_and_the_memories_stay_local(recall, tiny_server):
@@ -523,3 +529,23 @@ def test_cli_ask_with_a_server_as_executive(env, tiny_server, capsys):
     err = capsys.readouterr().err
     assert err.startswith("memo: http://10.0.0.7:1234/v1: the connection failed")
     assert err.rstrip().endswith("; answered with this computer's model")
+
+
+def test_a_server_executive_checks_the_memorys_agreement(recall, tiny_server):
+    """With a server as the executive (no reader adapter there), the server is asked the
+    question of the passage that states the memory's answer: the check the reader makes."""
+    server = Observed(tiny_server)
+    combined = Recall(recall.catalog, _Reader(recall.runtime, lambda *_: "unused"),
+                      RecallSettings(mode="combined", rag_chunks=2), executive=server)
+    answer = combined.ask("Who is the mayor of Port Aldren?", memories(recall, "town"))
+    [check] = server.sent
+    assert "Its mayor is Tobias Fenn." in check[-1]["content"]
+    assert "Who is the mayor of Port Aldren?" in check[-1]["content"]
+    assert answer.executive == server.name and combined.runtime.read == []
+    checked = [s.answer for s in answer.trace if s.stage == "check"]
+    if starts_declining(server.said[0].strip()):  # the tiny random model's reply decides
+        assert checked[0].endswith("does not answer the question: the passages answer")
+        assert answer.answer.startswith("I don't know")
+    else:
+        assert answer.answer == "Tobias Fenn."  # the memory's answer stands, quoted
+        assert [q.text for q in answer.quotes] == ["Its mayor is Tobias Fenn."]

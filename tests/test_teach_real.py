@@ -115,7 +115,7 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path, default_server: st
         assert sum(says_unknown(a.answer) for a in declined) >= len(UNANSWERABLE) // 2
 
         # The same model served by mlx-lm's server as the executive: the memory stays the
-        # local adapter; the server reads the passages and writes the answers.
+        # local adapter; the server checks and reads the passages and writes the answers.
         served = Recall(catalog, runtime, executive=Endpoint(default_server)).ask_many(
             [q for q, _, _ in unseen[:4]], [memory])
         for a in served:
