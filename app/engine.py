@@ -76,16 +76,17 @@ class EngineBridge(QObject):
         """The executive the settings name from the next question on: a chat server, or this
         computer's model (also when the settings name a server MeMo may not use: said in
         `executive_changed`)."""
-        if self.recall is None:
+        if self.recall is None or self.runtime is None:
             return  # chosen when the model has loaded
         try:
-            self.recall.executive = configured_executive()
+            executive, why = configured_executive(), ""
         except EndpointError as e:
-            self.recall.executive = None
-            self.executive_changed.emit(f"Answers by this computer's model: {e}", False)
-            return
-        executive = self.recall.executive
-        if executive is None:
+            executive, why = None, str(e)
+        # A new Recall rather than a changed one: an answer under way keeps its executive.
+        self.recall = Recall(self.recall.catalog, self.runtime, executive=executive)
+        if why:
+            self.executive_changed.emit(f"Answers by this computer's model: {why}", False)
+        elif executive is None:
             self.executive_changed.emit("", False)
         else:
             self.executive_changed.emit(f"Answers by {executive.name}", executive.remote)

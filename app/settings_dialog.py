@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memo_mlx.endpoint import EndpointError, check_url
+from memo_mlx.endpoint import EndpointError, check_url, remote_allowed
 from memo_mlx.errors import MemoError
 from memo_mlx.models import ModelError, is_hub_id, resolve_source
 from memo_mlx.settings import (
@@ -143,7 +143,7 @@ class SettingsDialog(QDialog):
         synthesis = defaults.get("synthesis", {})
         executive = defaults.get("executive", {})
         self._initial_spec = str(model.get("spec") or "")
-        self._initial_remote = bool(defaults.get("privacy", {}).get("allow_remote"))
+        self._initial_remote = remote_allowed()
         self._initial_strength = training_strength()
         self._home_fixed = bool(os.environ.get("MEMO_HOME"))
         self._initial_home = memo_home()

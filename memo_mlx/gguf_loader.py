@@ -33,8 +33,8 @@ from mlx_lm.tokenizer_utils import (
     TokenizerWrapper,
 )
 
-from .errors import MemoError
-from .gguf_models import TOP_NAMES, Architecture, architectures
+# GGUFError is this module's error too: callers catch it from here.
+from .gguf_models import TOP_NAMES, Architecture, GGUFError, architectures  # noqa: F401
 from .gguf_models.llama import use_rope_freqs
 
 SUPPORTED_ARCHITECTURES = tuple(architectures())
@@ -55,13 +55,10 @@ _QWEN2_SPLIT = _LLAMA3_SPLIT.replace(r"\p{N}{1,3}", r"\p{N}")
 _SPLIT_PATTERNS = {"llama-bpe": _LLAMA3_SPLIT, "llama3": _LLAMA3_SPLIT, "qwen2": _QWEN2_SPLIT}
 
 _TOKEN_CONTROL, _TOKEN_USER_DEFINED = 3, 4
-# Tokens that end a turn in the chat formats of the families: a stop token wherever the vocabulary
-# has one, as llama.cpp finds them by their text when the file names no end-of-turn id.
+# Tokens that end a turn in the chat formats of the families: stop tokens wherever the
+# vocabulary has them (beside the file's eos and eot ids), as llama.cpp finds them by their
+# text: a base model's file names none, and a reply in its family's turns ends with one.
 _END_OF_TURN = ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>")
-
-
-class GGUFError(MemoError):
-    pass
 
 
 @dataclass(frozen=True)

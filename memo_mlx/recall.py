@@ -264,7 +264,9 @@ class Recall:
         if not memories:
             return "none"
         if mode == "auto":
-            return "protocol" if self.executive and self.executive_can_lead()[0] else AUTO
+            if self.executive is not None and self.executive_can_lead()[0]:
+                return "protocol"
+            return AUTO
         return mode
 
     # --- modes --------------------------------------------------------------------------
@@ -313,10 +315,8 @@ class Recall:
         return answers
 
     def reader(self) -> Path | None:
-        """The adapter that reads passages (`reader`), if the base model has one and is the
-        executive (a server reads with its own model)."""
-        if self.executive is not None:
-            return None
+        """The adapter that reads passages (`reader`), if the base model has one. With a server
+        as the executive, the server reads, and the reader only when the server fails."""
         if not self._reader_looked:
             self._reader_dir, self._reader_looked = reader_for(self.runtime), True
         return self._reader_dir
@@ -615,10 +615,10 @@ class Recall:
                    cancel: threading.Event | None, answers: list[Answer] | None,
                    adapter: Path | None = None) -> list[str]:
         replies, by = None, LOCAL
-        if adapter is None and self.executive is not None:
+        if self.executive is not None and adapter in (None, self.reader()):
             try:
-                replies = self.executive.chat_many(
-                    [self.runtime.with_system(c, None) for c in chats], max_tokens, cancel)
+                replies = self.executive.chat_many([self._for_server(c) for c in chats],
+                                                   max_tokens, cancel)
                 by = self.executive.name
             except EndpointError as e:
                 self._fell_back(answers or [], e)
@@ -636,7 +636,7 @@ class Recall:
                    on_text: Callable[[str], None] | None,
                    cancel: threading.Event | None, adapter: Path | None = None) -> None:
         limit = self.settings.answer_tokens
-        if adapter is None and self.executive is not None:
+        if self.executive is not None and adapter in (None, self.reader()):
             replies = self._on_server(answers, finals, on_text, cancel)
             if replies is not None:
                 self._answered(answers, replies, self.executive.name)
@@ -653,12 +653,12 @@ class Recall:
     def _on_server(self, answers: list[Answer], finals: list[list[dict[str, str]]],
                    on_text: Callable[[str], None] | None,
                    cancel: threading.Event | None) -> list[Any] | None:
-        """The executive's replies from the server, or None when it failed before saying
-        anything (this computer's model then answers). A reply it broke off is kept as far as
-        it was shown: text on the screen is not taken back, nor written twice."""
+        """The executive's replies from the server, or None when it failed before anything was
+        shown (this computer's model then answers). A reply it broke off is kept as far as it
+        was shown: text on the screen is not taken back, nor written twice."""
         assert self.executive is not None
         limit = self.settings.answer_tokens
-        chats = [self.runtime.with_system(f, None) for f in finals]
+        chats = [self._for_server(f) for f in finals]
         shown: list[str] = []
 
         def show(text: str) -> None:
@@ -671,12 +671,22 @@ class Recall:
                 return [self.executive.chat(chats[0], limit, on_text=show, cancel=cancel)]
             return self.executive.chat_many(chats, limit, cancel)
         except EndpointError as e:
+            if isinstance(on_text, _HeldBack) and not on_text.released:
+                on_text.held = ""  # held back, never shown: the fallback starts afresh
+                shown.clear()
             if not shown:
                 self._fell_back(answers, e)
                 return None
             answers[0].trace.append(Step("executive", answers[0].question, None,
                                          f"{e}; the answer was cut off there"))
             return [Reply("".join(shown), "length", 0, len(shown), 0.0, 0.0, 0.0)]
+
+    def _for_server(self, chat: list[dict[str, str]]) -> list[dict[str, str]]:
+        """A chat as the server is sent it: without the reader's own (empty) system turn,
+        which some templates refuse, and with the user's system prompt."""
+        if chat and chat[0] == reading_system():
+            chat = chat[1:]
+        return list(self.runtime.with_system(chat, None))
 
     def _fell_back(self, answers: list[Answer], error: EndpointError) -> None:
         """The server's failure in each answer's trace, once (an answer makes several calls;
@@ -757,7 +767,8 @@ class Recall:
         ]
         if self.executive is not None:
             try:
-                split, synth = (r.text for r in self.executive.chat_many(chats, 96))
+                split, synth = (r.text for r in self.executive.chat_many(
+                    [self._for_server(c) for c in chats], 96))
             except EndpointError as e:
                 return False, str(e)
         else:

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from . import derive
 from .abstain import abstentions
 from .catalog import Catalog, ChunkText, Memory, NewReflection
-from .endpoint import Endpoint, EndpointError, PrivacySettings
+from .endpoint import Endpoint, EndpointError, remote_allowed
 from .errors import MemoError
 from .language import is_english
 from .scoring import question_key
@@ -53,6 +53,8 @@ STEPS = ("direct", "indirect", "consolidated", "entity", "cross", "text", "absta
 _PAIR = re.compile(r"^\s*Q\s*[:.)-]\s*(?P<q>.+?)\s*\n\s*A\s*[:.)-]\s*(?P<a>.+?)\s*$", re.M | re.I)
 
 Message = dict[str, str]
+# A writer's reply is up to `max_tokens` of pairs from a model that may be slow and large.
+WRITER_TIMEOUT_SECONDS = 300.0
 
 
 class SynthesisError(MemoError):
@@ -78,7 +80,8 @@ class SynthesisSettings:
 class Generator(Protocol):
     """A chat model that writes reflections."""
 
-    name: str
+    @property
+    def name(self) -> str: ...  # who it is, in reports and as the key of its kept verdict
 
     def chat(self, messages: list[Message], max_tokens: int) -> str: ...
 
@@ -100,8 +103,16 @@ class EndpointGenerator:
 
     def __init__(self, endpoint: Endpoint):
         self.endpoint = endpoint
-        # The self-check's verdict is kept under this name: the model as the user gave it.
-        self.name = f"endpoint:{endpoint.name}"
+
+    @property
+    def name(self) -> str:
+        """The self-check's verdict is kept under this name: the model the server serves, once
+        it can be asked (a verdict must not pass to another model loaded later)."""
+        try:
+            self.endpoint.model()
+        except EndpointError:
+            pass  # named by its address; no verdict is kept for a server that failed
+        return f"endpoint:{self.endpoint.name}"
 
     def chat(self, messages: list[Message], max_tokens: int) -> str:
         try:
@@ -188,11 +199,13 @@ def configured_generator(runtime: Any, url: str | None = None, model: str | None
     section = load_defaults().get("synthesis", {})
     url = url or section.get("generator_url") or None
     if url:
-        allowed = (PrivacySettings.from_defaults().allow_remote if allow_remote is None
-                   else allow_remote)
+        # "local-model": the placeholder earlier versions saved; now "" asks for the one the
+        # server serves.
+        named = model or section.get("generator_model") or ""
         try:
-            endpoint = Endpoint(url, model or section.get("generator_model") or "",
-                                allow_remote=allowed, timeout=300.0)
+            endpoint = Endpoint(url, "" if named == "local-model" else named,
+                                allow_remote=remote_allowed(allow_remote),
+                                timeout=WRITER_TIMEOUT_SECONDS)
         except EndpointError as e:
             raise SynthesisError(str(e)) from e
         return EndpointGenerator(endpoint)

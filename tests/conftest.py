@@ -99,9 +99,8 @@ def tiny_server(tiny_q8: TinyModel, tiny_dir: Path) -> Iterator[str]:
 def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """mlx-lm's server on loopback serving the bundled default model (an MLX folder made from
     its GGUF, quantized as in the file), for the slow tests: its base URL."""
-    from servers import mlx_folder, mlx_server
-
     from memo_mlx.models import default_model_path
+    from servers import mlx_folder, mlx_server
 
     where = tmp_path_factory.mktemp("default-server")
     with mlx_server(mlx_folder(default_model_path(), where / "model"), where / "server.log") as url:

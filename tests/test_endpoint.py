@@ -5,9 +5,9 @@ give (garbage, a hang, a nested error, a non-streamed reply, a list of several m
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +16,7 @@ import pytest
 
 from memo_mlx.endpoint import Endpoint, EndpointError, check_url, configured_executive
 from memo_mlx.settings import save_user_settings
+from servers import free_port
 
 HI = [{"role": "user", "content": "hello"}]
 
@@ -30,7 +31,8 @@ def test_only_this_computer_unless_allowed():
         Endpoint("https://example.com/v1")
     assert check_url("https://example.com/v1", allow_remote=True) == "https://example.com/v1"
     assert Endpoint("https://example.com/v1", allow_remote=True).remote
-    for bad in ("localhost:1234/v1", "ftp://localhost/v1", "http:///v1", ""):
+    for bad in ("localhost:1234/v1", "ftp://localhost/v1", "http:///v1", "",
+                "http://localhost:abc/v1"):
         with pytest.raises(EndpointError, match="is not a server address"):
             check_url(bad)
 
@@ -85,20 +87,21 @@ def test_a_wrong_model_name_is_caught_before_the_server_reloads(tiny_server):
     assert Endpoint(tiny_server).chat(HI, 2).text  # the server still has its model
 
 
-def test_a_server_that_is_not_running():
-    with socket.socket() as s:  # a free port: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    endpoint = Endpoint(f"http://127.0.0.1:{port}/v1", "m")
+def test_a_server_that_is_not_running(monkeypatch: pytest.MonkeyPatch):
+    endpoint = Endpoint(f"http://127.0.0.1:{free_port()}/v1", "m")  # nothing listens there
+    opened: list[object] = []
+    monkeypatch.setattr(endpoint._opener, "open", lambda *a, **k: opened.append(a) or
+                        urllib.request.OpenerDirector.open(endpoint._opener, *a, **k))
     with pytest.raises(EndpointError, match="no server is running there"):
         endpoint.chat(HI, 4)
-    began = time.perf_counter()
     with pytest.raises(EndpointError, match="no server is running there"):
         endpoint.chat(HI, 4)  # not tried again at once: one answer makes several calls
-    assert time.perf_counter() - began < 0.05
+    assert len(opened) == 1
 
 
 def test_no_proxy_is_used_for_this_computer(tiny_server, monkeypatch: pytest.MonkeyPatch):
+    for name in ("NO_PROXY", "no_proxy"):  # which would let loopback by the proxy anyway
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing there: would refuse
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     assert Endpoint(tiny_server).chat(HI, 2).text
@@ -121,6 +124,18 @@ class Odd(BaseHTTPRequestHandler):
         if self.reply == "hang":
             time.sleep(3)
             self._send(200, b"{}")
+        elif self.reply == "no choices":
+            self._send(200, b'{"id": "x", "object": "chat.completion"}')
+        elif self.reply == "fails midway":  # llama.cpp's server reports errors in the stream
+            self._send(200, b'data: {"choices": [{"delta": {"content": "Par"}}]}\n\n'
+                            b'data: {"error": {"message": "context full"}}\n\n')
+        elif self.reply == "broken off":
+            self._send(200, b'data: {"choices": [{"delta": {"content": "Par"}}]}\n\n')
+        elif self.reply == "redirect":  # to a machine elsewhere: never followed
+            self.send_response(307)
+            self.send_header("Location", "http://10.0.0.7:1234/v1/chat/completions")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.reply == "garbage":
             self._send(200, b"<html>It works!</html>")
         elif self.reply == "error":
@@ -156,14 +171,28 @@ def odd_server(reply: str, models: list[str] | None = None) -> Iterator[str]:
 
 @pytest.mark.parametrize("reply, error", [
     ("garbage", r"sent a reply that is not an OpenAI chat completion"),
+    ("no choices", r"sent a reply that is not an OpenAI chat completion"),
     ("error", r"answered HTTP 500: out of memory$"),
     ("hang", r"did not answer within 1 s"),
+    ("fails midway", r"failed: context full$"),
+    ("broken off", r"the reply broke off before its end"),
+    ("redirect", r"answered with a redirect, which MeMo does not follow"),
 ])
 def test_a_server_that_misbehaves_is_one_clear_line(reply: str, error: str):
     with odd_server(reply) as url:
         with pytest.raises(EndpointError, match=error) as raised:
             Endpoint(url, timeout=1).chat(HI, 4)
     assert "\n" not in str(raised.value)
+
+
+def test_stop_ends_a_wait_on_a_silent_server():
+    """A server still reading a long prompt sends nothing: Stop closes the connection rather
+    than waiting for it (this one would answer, wrongly, after 3 s)."""
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    with odd_server("hang") as url:
+        reply = Endpoint(url, timeout=30).chat(HI, 4, cancel=cancel)
+    assert (reply.finish_reason, reply.text) == ("cancelled", "")
 
 
 def test_a_reply_that_was_not_streamed_is_read_whole():

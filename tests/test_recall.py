@@ -5,7 +5,6 @@ streaming and cancelling, memory health, and `memo ask` / `memo on|off`."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -33,6 +32,7 @@ from memo_mlx.recall import (
 from memo_mlx.runtime import ModelRuntime, Reply
 from memo_mlx.scoring import says_unknown, starts_declining
 from memo_mlx.teach import teach_memory
+from servers import free_port
 from tiny import FAST_TEACHING
 
 FAST = FAST_TEACHING + """
@@ -473,7 +473,6 @@ class Observed(Endpoint):
 def test_a_server_is_the_executive_and_the_memories_stay_local(recall, tiny_server):
     server = Observed(tiny_server)
     on_server = Recall(recall.catalog, recall.runtime, recall.settings, executive=server)
-    assert on_server.reader() is None  # the bundled reader is an adapter of the local base
     pieces: list[str] = []
     alone = on_server.ask(QUESTION, [], on_text=pieces.append)
     assert alone.executive == server.name and alone.trace == []
@@ -491,9 +490,7 @@ def test_a_server_is_the_executive_and_the_memories_stay_local(recall, tiny_serv
 
 
 def test_a_server_that_fails_leaves_the_answer_to_this_computer(recall):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     down = Recall(recall.catalog, recall.runtime, recall.settings, executive=Endpoint(url))
     local = recall.ask(QUESTION, [])
     answer = down.ask(QUESTION, [])
@@ -549,3 +546,17 @@ def test_a_server_executive_checks_the_memorys_agreement(recall, tiny_server):
     else:
         assert answer.answer == "Tobias Fenn."  # the memory's answer stands, quoted
         assert [q.text for q in answer.quotes] == ["Its mayor is Tobias Fenn."]
+
+
+def test_a_server_that_fails_leaves_the_reading_to_the_reader(recall):
+    """The server down: the check and the reading fall back to this computer's model with
+    its reader adapter, as if no server had been named, and the trace says why once."""
+    down = Recall(recall.catalog, _Reader(recall.runtime, lambda passage, reads: "I don't know."),
+                  RecallSettings(mode="combined", rag_chunks=2),
+                  executive=Endpoint(f"http://127.0.0.1:{free_port()}/v1"))
+    down._reader_dir, down._reader_looked = READER, True
+    answer = down.ask("Who is the mayor of Port Aldren?", memories(recall, "town"))
+    assert len(down.runtime.read) == 1 and "Its mayor is Tobias Fenn." in down.runtime.read[0]
+    [failed] = [s.answer for s in answer.trace if s.stage == "executive"]
+    assert "no server is running there" in failed and answer.executive == LOCAL
+    assert answer.answer.startswith("I don't know")  # the reader declined the passage

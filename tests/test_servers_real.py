@@ -34,9 +34,8 @@ def test_a_served_model_is_checked_as_a_writer(default_server):
 def test_llama_cpp_server_answers_memo_ask(tmp_path, capsys):
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's server is not installed "
                         "here (`make bench-setup` installs it)")
-    from servers import llama_cpp_server
-
     from memo_mlx.models import default_model_path
+    from servers import llama_cpp_server
 
     with llama_cpp_server(default_model_path(), tmp_path / "llama-cpp.log") as url:
         assert main(["ask", "What is the capital of France?", "--no-memory", "--json",

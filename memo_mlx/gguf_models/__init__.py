@@ -14,10 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import mlx.core as mx
 
+from ..errors import MemoError
+
 if TYPE_CHECKING:
     from ..gguf_loader import GGUFMetadata
 
 Weights = dict[str, mx.array]
+
+
+class GGUFError(MemoError):
+    """A GGUF file MeMo cannot load, and why, naming the file."""
 
 # Every family names these the same way (llama.cpp's names -> mlx-lm's).
 COMMON_BLOCK_NAMES = {
@@ -71,8 +77,6 @@ class Hyper:
     @classmethod
     def of(cls, meta: GGUFMetadata, weights: Weights, rope_theta: float,
            eps: float = 1e-5) -> Hyper:
-        from ..gguf_loader import GGUFError
-
         a = meta.get("general.architecture")
         hidden = int(meta.require(f"{a}.embedding_length"))
         heads = int(meta.require(f"{a}.attention.head_count"))
@@ -96,8 +100,6 @@ class Hyper:
 
 def rope_scaling(meta: GGUFMetadata) -> dict[str, Any] | None:
     """Linear RoPE scaling, the one kind these families' small files use; others refused."""
-    from ..gguf_loader import GGUFError
-
     a = meta.get("general.architecture")
     kind = meta.get(f"{a}.rope.scaling.type")
     if kind in (None, "none"):

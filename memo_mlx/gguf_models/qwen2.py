@@ -6,15 +6,13 @@ from typing import TYPE_CHECKING
 
 from mlx_lm.models import qwen2
 
-from . import COMMON_BLOCK_NAMES, Architecture, Hyper, Weights, rope_scaling
+from . import COMMON_BLOCK_NAMES, Architecture, GGUFError, Hyper, Weights, rope_scaling
 
 if TYPE_CHECKING:
     from ..gguf_loader import GGUFMetadata
 
 
 def args(meta: GGUFMetadata, weights: Weights) -> qwen2.ModelArgs:
-    from ..gguf_loader import GGUFError
-
     h = Hyper.of(meta, weights, rope_theta=1_000_000.0, eps=1e-6)
     if h.head_dim != h.hidden // h.heads:  # mlx-lm's qwen2 has no head_dim of its own
         raise GGUFError(f"{meta.path}: a qwen2 model with heads of {h.head_dim} dimensions, "
