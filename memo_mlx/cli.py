@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        named = getattr(args, "memory", None)
+        if any(not n.strip() for n in (named if isinstance(named, list) else [named])
+               if n is not None):
+            raise UsageError("--memory needs a name")
         return int(args.handler(args))
     except MemoError as e:
         print(f"memo: {e}", file=sys.stderr)
@@ -161,6 +165,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .recall import Recall, usable_adapter
     from .runtime import ModelRuntime
 
+    if not args.question.strip():
+        raise UsageError("the question is empty: ask something")
     if args.memory and args.no_memory:
         raise UsageError("--memory and --no-memory ask for opposite things; give one")
     if args.max_tokens is not None and args.max_tokens < 1:
@@ -215,10 +221,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for step in answer.trace:  # the server failed: said always, not only to a terminal
             if step.stage == "executive":
                 print(f"memo: {step.answer}", file=sys.stderr)
+        # On stderr, always: what supports the answer is part of it, but a script piping the
+        # answer itself gets only the answer on stdout.
         if answer.sources:
-            _progress("Sources: " + ", ".join(answer.sources))
+            print("Sources: " + ", ".join(answer.sources), file=sys.stderr)
         for quote in answer.quotes:
-            _progress(f'  {Path(quote.path).name}: "{quote.text}"')
+            print(f'  {Path(quote.path).name}: "{quote.text}"', file=sys.stderr)
         return 0
     print(json.dumps(answer.to_json(), ensure_ascii=False))
     return 0

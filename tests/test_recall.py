@@ -293,6 +293,17 @@ def test_parse_questions():
     assert parse_questions(reply) == ["Who designed the bridge?", "Where was she born?"]
 
 
+def test_cli_ask_piped_prints_its_sources_and_refuses_blank_input(env, capsys):
+    assert main(["ask", QUESTION, "--memory", "facts", "--mode", "direct",
+                 "--max-tokens", "8"]) == 0
+    out, err = capsys.readouterr()  # not a terminal here: as when piped
+    assert out.strip() and "Sources: " in err and "bridge.md" in err
+    assert main(["ask", "   "]) == 2
+    assert "the question is empty" in capsys.readouterr().err
+    assert main(["ask", QUESTION, "--memory", ""]) == 2
+    assert "--memory needs a name" in capsys.readouterr().err
+
+
 def test_cli_ask_json_and_switching_memories_off(env, capsys):
     assert main(["ask", QUESTION, "--json", "--memory", "facts", "--mode", "direct",
                  "--max-tokens", "8"]) == 0
