@@ -24,11 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from memo_mlx.catalog import Chat, Memory
+from memo_mlx.status import shown_state
 from memo_mlx.teacher import TeachState
 
 PHASE_WORDS = {"queued": "Waiting to learn", "reading": "Reading files",
                "writing": "Writing reflections", "training": "Training"}
-STATE_WORDS = {"empty": "Empty: drop a folder here", "stale": "Has new text to learn",
+STATE_WORDS = {"empty": "Empty: drop a folder here", "untaught": "Not taught yet",
+               "stale": "Has new text to learn",
                "teaching": "Being taught elsewhere", "ready": "Ready", "error": "Error"}
 
 
@@ -51,8 +53,9 @@ def state_line(status: dict[str, Any], live: TeachState | None) -> str:
         if live.total:
             return f"{words} {min(live.done + 1, live.total)}/{live.total}"
         return words
-    words = STATE_WORDS.get(status["state"], status["state"])
-    return f"{words} · watching" if status["state"] == "ready" else words
+    state = shown_state(status)
+    words = STATE_WORDS.get(state, state)
+    return f"{words} · watching" if state == "ready" else words
 
 
 def _tool_button(text: str) -> QToolButton:

@@ -21,7 +21,7 @@ from .chunking import Chunker
 from .errors import MemoError
 from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
 from .recall import MODES
-from .status import memory_status
+from .status import memory_status, shown_state
 from .synthesis import SynthesisProgress
 from .teach import STRATEGIES, TeachProgress, TeachReport, TeachSettings, teach_memory
 
@@ -317,7 +317,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("Memories:" + ("" if memories else " none yet (add a folder: memo add PATH)"))
     for m in memories:
         failed = f" ({m['failed']} unreadable)" if m["failed"] else ""
-        print(f"  {m['name']}  [{'on' if m['enabled'] else 'off'}]  {m['state']}: "
+        state = shown_state(m).replace("untaught", "not taught yet")
+        print(f"  {m['name']}  [{'on' if m['enabled'] else 'off'}]  {state}: "
               f"{m['documents']} documents{failed}, {m['chunks']} chunks, "
               f"{m['reflections']} reflections")
         if m["recall"]:

@@ -33,3 +33,11 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
                           for d in recall.documents],
         },
     }
+
+
+def shown_state(status: dict[str, Any]) -> str:
+    """The state a person reads: `state`, except that a memory never taught is "untaught",
+    not "stale" (the JSON keeps INTERFACE.md's five states; "stale" there means both)."""
+    if status["state"] == "stale" and status["adapter"] is None:
+        return "untaught"
+    return str(status["state"])

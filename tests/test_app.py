@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from app.engine import EngineBridge
 from app.main import MainWindow, dress, single_instance
 from app.resources import icon, stylesheet
+from app.sidebar import state_line
 from memo_mlx.catalog import Catalog
 from memo_mlx.recall import LOCAL
 from memo_mlx.scoring import says_unknown
@@ -395,3 +396,9 @@ def test_a_server_answers_with_a_memory_on(qtbot, home, tmp_path, tiny_server):
     win._settings_changed({"executive"})
     qtbot.waitUntil(lambda: not label.isVisible(), timeout=5_000)
     win.close()
+
+
+def test_a_memory_never_taught_says_so_on_its_card():
+    never = {"paused": False, "state": "stale", "adapter": None}
+    assert state_line(never, None) == "Not taught yet"
+    assert state_line({**never, "adapter": "adapters/memory-1"}, None) == "Has new text to learn"

@@ -111,7 +111,8 @@ def test_add_scan_status_remove(capsys, tiny_model_env, tmp_path):
 
     assert main(["status"]) == 0
     human = capsys.readouterr().out
-    assert "Notes  [on]  stale: 3 documents (1 unreadable)" in human and str(notes) in human
+    assert "Notes  [on]  not taught yet: 3 documents (1 unreadable)" in human
+    assert str(notes) in human
 
     assert main(["remove", str(notes), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["removed"] == str(notes)
