@@ -37,7 +37,6 @@ from mlx_lm.tokenizer_utils import (
 from .gguf_models import TOP_NAMES, Architecture, GGUFError, architectures  # noqa: F401
 from .gguf_models.llama import use_rope_freqs
 
-SUPPORTED_ARCHITECTURES = tuple(architectures())
 # What mx.load decodes exactly; anything else goes through gguf's dequantizer.
 MX_NATIVE_TYPES = frozenset({QT.F32, QT.F16, QT.Q4_0, QT.Q4_1, QT.Q8_0})
 FLOAT_TYPES = frozenset({QT.F32, QT.F16, QT.BF16})

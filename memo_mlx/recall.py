@@ -615,11 +615,12 @@ class Recall:
                    cancel: threading.Event | None, answers: list[Answer] | None,
                    adapter: Path | None = None) -> list[str]:
         replies, by = None, LOCAL
-        if self.executive is not None and adapter in (None, self.reader()):
+        server = self._server_for(adapter)
+        if server is not None:
             try:
-                replies = self.executive.chat_many([self._for_server(c) for c in chats],
-                                                   max_tokens, cancel)
-                by = self.executive.name
+                replies = server.chat_many([self._for_server(c) for c in chats], max_tokens,
+                                           cancel)
+                by = server.name
             except EndpointError as e:
                 self._fell_back(answers or [], e)
         if replies is None:
@@ -636,10 +637,11 @@ class Recall:
                    on_text: Callable[[str], None] | None,
                    cancel: threading.Event | None, adapter: Path | None = None) -> None:
         limit = self.settings.answer_tokens
-        if self.executive is not None and adapter in (None, self.reader()):
-            replies = self._on_server(answers, finals, on_text, cancel)
+        server = self._server_for(adapter)
+        if server is not None:
+            replies = self._on_server(server, answers, finals, on_text, cancel)
             if replies is not None:
-                self._answered(answers, replies, self.executive.name)
+                self._answered(answers, replies, server.name)
                 return
         if len(answers) == 1:
             reply = self.runtime.generate(finals[0], on_text=on_text, cancel=cancel,
@@ -650,13 +652,13 @@ class Recall:
                                                   adapter=adapter).result()
         self._answered(answers, replies, LOCAL)
 
-    def _on_server(self, answers: list[Answer], finals: list[list[dict[str, str]]],
+    def _on_server(self, server: Endpoint, answers: list[Answer],
+                   finals: list[list[dict[str, str]]],
                    on_text: Callable[[str], None] | None,
                    cancel: threading.Event | None) -> list[Any] | None:
         """The executive's replies from the server, or None when it failed before anything was
         shown (this computer's model then answers). A reply it broke off is kept as far as it
         was shown: text on the screen is not taken back, nor written twice."""
-        assert self.executive is not None
         limit = self.settings.answer_tokens
         chats = [self._for_server(f) for f in finals]
         shown: list[str] = []
@@ -668,8 +670,8 @@ class Recall:
 
         try:
             if len(answers) == 1:
-                return [self.executive.chat(chats[0], limit, on_text=show, cancel=cancel)]
-            return self.executive.chat_many(chats, limit, cancel)
+                return [server.chat(chats[0], limit, on_text=show, cancel=cancel)]
+            return server.chat_many(chats, limit, cancel)
         except EndpointError as e:
             if isinstance(on_text, _HeldBack) and not on_text.released:
                 on_text.held = ""  # held back, never shown: the fallback starts afresh
@@ -680,6 +682,11 @@ class Recall:
             answers[0].trace.append(Step("executive", answers[0].question, None,
                                          f"{e}; the answer was cut off there"))
             return [Reply("".join(shown), "length", 0, len(shown), 0.0, 0.0, 0.0)]
+
+    def _server_for(self, adapter: Path | None) -> Endpoint | None:
+        """The server a call with `adapter` goes to, if any: the executive's own calls (no
+        adapter) and the reader's, whose part a server executive takes; memories stay local."""
+        return self.executive if adapter in (None, self.reader()) else None
 
     def _for_server(self, chat: list[dict[str, str]]) -> list[dict[str, str]]:
         """A chat as the server is sent it: without the reader's own (empty) system turn,

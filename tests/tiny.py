@@ -103,6 +103,25 @@ def _random_k_blocks(rows: int, cols: int, qtype: QT, rng: np.random.Generator) 
     return raw.reshape(rows, -1)
 
 
+def _add_tokenizer(writer: gguf.GGUFWriter, vocab: list[str], model: str = "gpt2") -> None:
+    """The byte-level BPE vocabulary of `byte_level_vocab`, its merges, specials and ChatML."""
+    writer.add_tokenizer_model(model)
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(vocab)
+    writer.add_token_types([3] * len(SPECIALS) + [1] * (len(vocab) - len(SPECIALS)))
+    writer.add_token_merges(MERGES)
+    writer.add_bos_token_id(0)
+    writer.add_eos_token_id(2)
+    writer.add_chat_template(CHATML)
+
+
+def _write(writer: gguf.GGUFWriter) -> None:
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 def write_tiny_gguf(
     path: Path,
     qtype: QT = QT.Q8_0,
@@ -146,14 +165,7 @@ def write_tiny_gguf(
     writer.add_head_count_kv(KV_HEADS)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_rope_freq_base(10000.0)
-    writer.add_tokenizer_model(tokenizer_model)
-    writer.add_tokenizer_pre("default")
-    writer.add_token_list(vocab)
-    writer.add_token_types([3] * len(SPECIALS) + [1] * (len(vocab) - len(SPECIALS)))
-    writer.add_token_merges(MERGES)
-    writer.add_bos_token_id(0)
-    writer.add_eos_token_id(2)
-    writer.add_chat_template(CHATML)
+    _add_tokenizer(writer, vocab, tokenizer_model)
 
     reference: dict[str, mx.array] = {}
     for name, shape in shapes.items():
@@ -185,10 +197,7 @@ def write_tiny_gguf(
         reference[name] = mx.array(np.asarray(decoded, dtype=np.float32))
     if rope_freqs is not None:
         writer.add_tensor("rope_freqs.weight", rope_freqs.astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    _write(writer)
 
     if qtype in UNDECODABLE:
         return TinyModel(path=path, reference=None, vocab=vocab)
@@ -258,14 +267,7 @@ def write_tiny_family_gguf(path: Path, arch: str, qtype: QT = QT.Q8_0, seed: int
     if arch == "gemma3":
         writer.add_sliding_window(SLIDING_WINDOW)
         writer.add_sliding_window_pattern(2)
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
-    writer.add_token_list(vocab)
-    writer.add_token_types([3] * len(SPECIALS) + [1] * (len(vocab) - len(SPECIALS)))
-    writer.add_token_merges(MERGES)
-    writer.add_bos_token_id(0)
-    writer.add_eos_token_id(2)
-    writer.add_chat_template(CHATML)
+    _add_tokenizer(writer, vocab)
 
     reference: dict[str, mx.array] = {}
     for name, shape in shapes.items():
@@ -291,10 +293,7 @@ def write_tiny_family_gguf(path: Path, arch: str, qtype: QT = QT.Q8_0, seed: int
         writer.add_tensor(gname, data, raw_dtype=qtype if qtype != QT.F32 else None)
         decoded = gguf.quants.dequantize(data, qtype) if qtype != QT.F32 else data
         reference[name] = mx.array(np.asarray(decoded, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    _write(writer)
     reference_model.load_weights(list(reference.items()), strict=True)
     mx.eval(reference_model.parameters())
     return TinyModel(path=path, reference=reference_model, vocab=vocab)
