@@ -41,7 +41,7 @@ from app.chat import ChatPane
 from app.engine import EngineBridge
 from app.resources import icon, stylesheet
 from app.settings_dialog import SettingsDialog
-from app.sidebar import Sidebar, dropped_paths, memory_menu
+from app.sidebar import Sidebar, cut, dropped_paths, memory_menu, plural, weak_documents
 from memo_mlx import __version__
 from memo_mlx.catalog import Memory
 from memo_mlx.errors import MemoError
@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.sidebar.dropped.connect(self.teach_paths)
         self.sidebar.menu_requested.connect(self._memory_menu)
         self.sidebar.errors_requested.connect(self.show_errors)
+        self.sidebar.weak_requested.connect(self.show_not_learned)
         self.sidebar.chat_selected.connect(self._open_chat)
         self.sidebar.new_chat_requested.connect(self.new_chat)
         self.sidebar.chat_menu_requested.connect(self._chat_menu)
@@ -269,6 +270,22 @@ class MainWindow(QMainWindow):
                     if errors else f"Every file of '{memory.name}' could be read.")
         box.setDetailedText("\n".join(f"{path}: {why}" for path, why in errors))
         box.setInformativeText("They are tried again when they change.")
+        box.open()
+
+    def show_not_learned(self, memory: Memory) -> None:
+        """The files the memory's last check found it has not learned, and how it did on each."""
+        weak = weak_documents(memory_status(self.engine.catalog, memory))
+        box = QMessageBox(self)
+        box.setWindowTitle("MeMo")
+        box.setText(f"{plural(len(weak), 'file')} of '{cut(memory.name)}' "
+                    f"{'is' if len(weak) == 1 else 'are'} not learned yet" if weak
+                    else f"'{cut(memory.name)}' recalls every file it was checked on.")
+        box.setInformativeText(
+            "After each teach, MeMo asks the memory questions it was not trained on about each "
+            "file; these got fewer than half right. Teaching again after the folder grows, or "
+            "Re-teach from Scratch, can help.")
+        box.setDetailedText("\n".join(
+            f"{d['path']}: recalled {d['right']} of {d['asked']} test questions" for d in weak))
         box.open()
 
     def _confirm(self, question: str, detail: str, destructive: bool = False) -> bool:

@@ -7,8 +7,8 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QMimeData, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QPainter
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QScrollArea,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -80,12 +81,56 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02}" if seconds >= 60 else f"{seconds} s"
 
 
+def cut(text: str, most: int = 40) -> str:
+    """A name short enough for a line of the card (a long word cannot wrap)."""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def weak_documents(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """The documents the memory's last check found it does not recall yet (under half of the
+    test questions about them answered)."""
+    recall = status["recall"]
+    return [d for d in recall["documents"] if d["score"] < 0.5] if recall else []
+
+
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when it does not fit, at any width, so a long name never
+    pushes the card's buttons out of sight; the whole text is in the tooltip."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(0, super().minimumSizeHint().height())
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802
+        painter = QPainter(self)
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight,
+                                              self.contentsRect().width())
+        painter.drawText(self.contentsRect(), int(self.alignment()), shown)
+
+    def shown_text(self) -> str:
+        """What is drawn at the label's width now."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight,
+                                             self.contentsRect().width())
+
+
 class MemoryCard(QFrame):
     """One memory. Emits `dropped` with the paths dropped on it and `menu` for its actions."""
 
     dropped = Signal(object, list)  # Memory, [Path]
     menu_requested = Signal(object, object)  # Memory, QPoint (global)
     errors_requested = Signal(object)  # Memory
+    weak_requested = Signal(object)  # Memory: the files it has not learned yet, with why
 
     def __init__(self, memory: Memory, parent: QWidget | None = None):
         super().__init__(parent)
@@ -94,8 +139,7 @@ class MemoryCard(QFrame):
         self.setAcceptDrops(True)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("memoryCard")
-        self.title = QLabel()
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title = ElidedLabel()
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
@@ -113,6 +157,9 @@ class MemoryCard(QFrame):
         self.progress = QProgressBar(maximum=1000, textVisible=False)
         self.progress.setFixedHeight(6)
         self.health = QLabel()
+        self.health.setWordWrap(True)
+        self.health.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.health.linkActivated.connect(lambda _l: self.weak_requested.emit(self.memory))
         self.folders = QLabel()
         self.folders.setWordWrap(True)
         self.folders.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
@@ -121,6 +168,11 @@ class MemoryCard(QFrame):
         header.setContentsMargins(0, 0, 0, 0)
         header.addWidget(self.title, 1)
         header.addWidget(self.more)
+        for label in (self.state, self.counts, self.health, self.folders):
+            # A wrapped label asks for its longest word's width; the card takes the sidebar's.
+            policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            policy.setHeightForWidth(True)
+            label.setSizePolicy(policy)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 8, 8)
         layout.setSpacing(3)
@@ -142,17 +194,19 @@ class MemoryCard(QFrame):
                 self.progress.setRange(0, 0)  # busy, length unknown
         failed = status["failed"]
         unreadable = (f" · <a href='errors'>{failed} could not be read</a>" if failed else "")
-        self.counts.setText(
-            f"{status['documents']} documents · {status['reflections']} reflections{unreadable}")
+        self.counts.setText(f"{plural(status['documents'], 'document')} · "
+                            f"{plural(status['reflections'], 'reflection')}{unreadable}")
         recall = status["recall"]
         self.health.setVisible(bool(recall and recall["asked"]))
         if recall and recall["asked"]:
-            weak = sum(1 for d in recall["documents"] if d["score"] < 0.5)
-            self.health.setText(f"Recalls {recall['right']} of {recall['asked']} test questions"
-                                + (f" · {weak} files not learned yet" if weak else ""))
+            weak = len(weak_documents(status))
+            self.health.setText(
+                f"Recalls {recall['right']} of {recall['asked']} test questions"
+                + (f" · <a href='weak'>{plural(weak, 'file')} not learned yet</a>"
+                   if weak else ""))
         missing = set(status["missing"])
         self.folders.setText("<br>".join(
-            f"<a href='{QUrl.fromLocalFile(f).toString()}'>{html.escape(Path(f).name)}</a>"
+            f"<a href='{QUrl.fromLocalFile(f).toString()}'>{html.escape(cut(Path(f).name))}</a>"
             + (" (missing)" if f in missing else "") for f in status["folders"]))
         self.setToolTip("\n".join(status["folders"]))
 
@@ -164,7 +218,7 @@ class MemoryCard(QFrame):
         # switched while running needs the texts set anew.
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and self._shown is not None:
-            for label in (self.counts, self.folders):
+            for label in (self.counts, self.health, self.folders):
                 label.clear()
             self.show_status(*self._shown)
 
@@ -197,6 +251,7 @@ class Sidebar(QWidget):
     dropped = Signal(object, list)  # Memory, [Path]
     menu_requested = Signal(object, object)
     errors_requested = Signal(object)
+    weak_requested = Signal(object)
     chat_selected = Signal(int)
     new_chat_requested = Signal()
     chat_menu_requested = Signal(int, object)
@@ -256,6 +311,7 @@ class Sidebar(QWidget):
                 card.dropped.connect(self.dropped)
                 card.menu_requested.connect(self.menu_requested)
                 card.errors_requested.connect(self.errors_requested)
+                card.weak_requested.connect(self.weak_requested)
                 self.cards[memory.id] = card
             else:
                 card = found

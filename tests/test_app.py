@@ -402,3 +402,74 @@ def test_a_memory_never_taught_says_so_on_its_card():
     never = {"paused": False, "state": "stale", "adapter": None}
     assert state_line(never, None) == "Not taught yet"
     assert state_line({**never, "adapter": "adapters/memory-1"}, None) == "Has new text to learn"
+
+
+def ready_status(name: str, folder: str, weak: int) -> dict:
+    """What `memory_status` gives for a taught memory whose check found `weak` files not
+    learned (of 3)."""
+    documents = [{"path": f"{folder}/note-{i}.md", "score": 0.0 if i < weak else 1.0,
+                  "right": 0 if i < weak else 2, "asked": 2} for i in range(3)]
+    return {"name": name, "enabled": True, "paused": False, "folders": [folder],
+            "documents": 3, "chunks": 3, "reflections": 1, "state": "ready",
+            "adapter": "adapters/memory-1", "missing": [], "failed": 1, "errors": [],
+            "recall": {"score": 0.5, "right": 2 * (3 - weak), "asked": 6,
+                       "documents": documents}}
+
+
+@pytest.mark.parametrize("width", [180, 260, 420])
+@pytest.mark.parametrize("name", ["notes", "a very long memory name " * 12, "x" * 5000])
+def test_a_ready_card_fits_the_sidebar_and_keeps_its_menu_button(qtbot, width, name):
+    from app.sidebar import Sidebar
+    from memo_mlx.catalog import Memory
+
+    bar = Sidebar()
+    qtbot.addWidget(bar)
+    folder = "/Users/someone/Documents/" + "a-folder-with-a-name-that-does-not-wrap" * 3
+    memory = Memory(id=1, name=name, enabled=True, state="idle", error=None, paused=False)
+    bar.show_memories([(memory, ready_status(name, folder, weak=1))], {})
+    bar.resize(width, 600)
+    bar.show()
+    qtbot.waitExposed(bar)
+    card = bar.cards[1]
+    scroll = card.parentWidget().parentWidget()  # the scroll area's viewport
+    assert card.width() <= scroll.width()
+    more = card.more.geometry()
+    assert more.right() <= card.contentsRect().right() and card.more.isVisible()
+    assert card.more.mapTo(bar, card.more.rect().topRight()).x() <= bar.width()
+    for label in (card.title, card.state, card.counts, card.health, card.folders):
+        assert label.geometry().right() <= card.contentsRect().right()
+    if len(name) > 40:
+        assert card.title.shown_text().endswith("…") and card.title.toolTip() == name
+    assert "1 file not learned yet" in card.health.text()  # one: not "1 files"
+    assert "1 reflection" in card.counts.text() and "1 reflections" not in card.counts.text()
+    asked: list = []
+    card.weak_requested.connect(asked.append)
+    card.health.linkActivated.emit("weak")
+    assert asked == [memory]
+
+
+def test_the_not_learned_line_lists_the_files_with_why(qtbot, home, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from memo_mlx.chunking import Chunker
+    from memo_mlx.ingest import scan_memory
+
+    with Catalog() as catalog:
+        memory = catalog.create_memory("notes")
+        folder = tmp_path / "notes"
+        folder.mkdir()
+        for i, text in enumerate(["The bridge is red.", "The tower is tall."]):
+            (folder / f"n{i}.md").write_text(text)
+        added, _ = catalog.add_folder(memory.id, folder)
+        scan_memory(catalog, memory, Chunker())
+        docs = {Path(p).name: d.id for p, d in catalog.documents(added.id).items()}
+        catalog.save_recall(memory.id, None, {docs["n0.md"]: (0, 2), docs["n1.md"]: (2, 2)})
+    win = open_window(qtbot)
+    card = win.sidebar.cards[memory.id]
+    assert "1 file not learned yet" in card.health.text()
+    card.health.linkActivated.emit("weak")
+    [box] = [b for b in win.findChildren(QMessageBox) if b.isVisible()]
+    assert box.text() == "1 file of 'notes' is not learned yet"
+    assert box.detailedText() == f"{folder / 'n0.md'}: recalled 0 of 2 test questions"
+    box.close()
+    win.close()
