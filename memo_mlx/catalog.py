@@ -46,7 +46,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import MemoError
+from .errors import MemoError, quoted
 from .scoring import normalise
 from .settings import memo_home
 
@@ -513,7 +513,7 @@ class Catalog:
         name = check_memory_name(name)
         with self.atomic():
             if self.memory(name) is not None:
-                raise CatalogError(f"a memory named {name!r} already exists")
+                raise CatalogError(f"a memory named {quoted(name)} already exists")
             self.db.table("memories").insert({"name": name, "created_at": now()})
         memory = self.memory(name)
         assert memory is not None
@@ -535,7 +535,7 @@ class Catalog:
             if name != memory.name:
                 other = self.memory(name)
                 if other is not None:
-                    raise CatalogError(f"a memory named {name!r} already exists")
+                    raise CatalogError(f"a memory named {quoted(name)} already exists")
                 self.db.execute("UPDATE memories SET name = ? WHERE id = ?", [name, memory_id])
         return self.memory_by_id(memory_id)
 
@@ -1274,7 +1274,7 @@ def check_memory_name(name: str) -> str:
     if not name:
         raise CatalogError("a memory needs a name")
     if len(name) > 100 or any(not c.isprintable() for c in name):
-        raise CatalogError(f"{name!r}: a memory name is up to 100 printable characters")
+        raise CatalogError(f"{quoted(name)}: a memory name is up to 100 printable characters")
     return name
 
 

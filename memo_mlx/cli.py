@@ -12,13 +12,14 @@ import signal
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from . import __version__
 from .benchmark import CONDITIONS, CORPORA, DEFAULT_CONDITIONS
 from .catalog import Catalog, Memory
 from .chunking import Chunker
-from .errors import MemoError
+from .errors import MemoError, cut, quoted
 from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
 from .recall import MODES
 from .status import memory_status, shown_state
@@ -147,17 +148,36 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--memory needs a name")
         return int(args.handler(args))
     except MemoError as e:
+        _end_line()
         print(f"memo: {e}", file=sys.stderr)
         return EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILED
     except KeyboardInterrupt:
+        _end_line()
         print("memo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
+# Whether a progress line without its newline is on the terminal (a bar redrawn in place
+# with "\r\x1b[K"): what is said next must start on a line of its own.
+_partial_line = False
+
+
 def _progress(message: str, end: str = "\n") -> None:
     """Progress goes to a terminal only; pipes and --json stay clean."""
+    global _partial_line
     if sys.stderr.isatty():
         print(message, file=sys.stderr, end=end, flush=True)
+        # What is left showing after the last clear of the line.
+        _partial_line = end == "" and bool(message.rsplit("\r\x1b[K", 1)[-1])
+
+
+def _end_line() -> None:
+    """End a progress line left showing, so that a message after it has a line of its own
+    (the last progress stays in sight above it)."""
+    global _partial_line
+    if _partial_line:
+        print(file=sys.stderr, flush=True)
+        _partial_line = False
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -318,7 +338,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for m in memories:
         failed = f" ({m['failed']} unreadable)" if m["failed"] else ""
         state = shown_state(m).replace("untaught", "not taught yet")
-        print(f"  {m['name']}  [{'on' if m['enabled'] else 'off'}]  {state}: "
+        print(f"  {cut(m['name'])}  [{'on' if m['enabled'] else 'off'}]  {state}: "
               f"{m['documents']} documents{failed}, {m['chunks']} chunks, "
               f"{m['reflections']} reflections")
         if m["recall"]:
@@ -339,7 +359,7 @@ def _selected(catalog: Catalog, name: str | None) -> list[Memory]:
     if name is not None:
         memory = catalog.memory(name)
         if memory is None:
-            raise MemoError(f"no memory named {name!r} (see memo status)")
+            raise MemoError(f"no memory named {quoted(name)} (see memo status)")
         return [memory]
     memories = catalog.memories()
     if not memories:
@@ -368,7 +388,7 @@ def _print_scan(r: ScanReport) -> None:
     parts.append(f"{r.unchanged} unchanged")
     if r.failed:
         parts.append(f"{r.failed} unreadable")
-    print(f"{r.memory}: {', '.join(parts)}; {r.chunks} chunks ({r.seconds:.1f} s)")
+    print(f"{cut(r.memory)}: {', '.join(parts)}; {r.chunks} chunks ({r.seconds:.1f} s)")
     for e in r.errors:
         print(f"  ! {e.path}: {e.error}")
 
@@ -380,7 +400,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(memory_status(catalog, memory), ensure_ascii=False))
             else:
-                print(f"{memory.name}: {len(catalog.folders(memory.id))} folders; "
+                print(f"{cut(memory.name)}: {len(catalog.folders(memory.id))} folders; "
                       "read at the next scan")
             return 0
         _scan(catalog, memory, Chunker(), args.json)
@@ -395,7 +415,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
             print(json.dumps({"memory": memory.name, "removed": folder.path,
                               "orphaned_reflections": orphaned}, ensure_ascii=False))
         else:
-            print(f"{memory.name}: no longer learns from {folder.path}"
+            print(f"{cut(memory.name)}: no longer learns from {folder.path}"
                   + (f"; {orphaned} reflections are forgotten at the next teach" if orphaned
                      else ""))
     return 0
@@ -427,11 +447,20 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 _print_teach(state.report)
                 sys.stdout.flush()
         elif state.phase == "failed":  # said, and the watch goes on: the next change may mend it
+            _end_line()
             print(f"memo: {memories.get(state.memory_id)}: {state.error}", file=sys.stderr,
                   flush=True)
         elif state.phase in ("reading", "writing", "training"):
-            _progress(f"\r\x1b[K{memories.get(state.memory_id)}: {state.phase} "
-                      f"{state.done}/{state.total}", end="")
+            name = memories.get(state.memory_id)
+            eta = state.eta_seconds
+            if state.phase == "training" and state.done == state.resumed_from:
+                if state.resumed_from:
+                    _progress(f"\r\x1b[KResuming '{name}' at step {state.done} of {state.total}")
+                line = f"{name}: training {state.total} steps" + _about(eta, " · ")
+            else:
+                line = (f"{name}: {state.phase} {state.done}/{state.total}"
+                        + ("" if eta is None else f"  {_clock(eta)} left"))
+            _progress(f"\r\x1b[K{line}", end="")
 
     # ^C or a plain `kill` stops watching (a checkpoint is kept), not a failure. Handled here
     # rather than as KeyboardInterrupt: a watch started in the background by a script inherits
@@ -451,6 +480,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 pass
         finally:
             teacher.close()
+    _end_line()
     return 0
 
 
@@ -473,7 +503,7 @@ def cmd_teach(args: argparse.Namespace) -> int:
             for memory in memories:
                 report = teach_memory(catalog, memory, runtime, chunker=chunker,
                                       generator=generator, settings=settings,
-                                      on_progress=_teach_progress)
+                                      on_progress=partial(_teach_progress, memory.name))
                 _progress("\r\x1b[K", end="")
                 if args.json:
                     print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
@@ -482,19 +512,41 @@ def cmd_teach(args: argparse.Namespace) -> int:
     return 0
 
 
-def _teach_progress(p: TeachProgress) -> None:
+def _teach_progress(name: str, p: TeachProgress) -> None:
     d = p.detail
     if isinstance(d, ScanProgress):
         line = f"Reading {d.done + 1}/{d.total}  {Path(d.path).name}"
     elif isinstance(d, SynthesisProgress):
-        line = f"Writing reflections {d.done + 1}/{d.total} ({d.step})  {Path(d.path).name}"
+        left = "" if p.eta_seconds is None else f"  {_clock(p.eta_seconds)} left"
+        line = (f"Writing reflections {d.done + 1}/{d.total} ({d.step}){left}"
+                f"  {Path(d.path).name}")
+    elif d.step == d.resumed_from:  # before the first step: what is to come
+        if d.resumed_from:
+            _progress(f"\r\x1b[KResuming '{name}' at step {d.step} of {d.total_steps}")
+        line = f"Training {d.total_steps} steps" + _about(p.eta_seconds, " · ")
     else:
         width = 24
         filled = round(width * d.step / max(d.total_steps, 1))
-        eta = f"{int(d.eta_seconds) // 60}:{int(d.eta_seconds) % 60:02}"
+        eta = "-:--" if p.eta_seconds is None else _clock(p.eta_seconds)
         line = (f"Training [{'#' * filled}{'.' * (width - filled)}] {d.step}/{d.total_steps}"
                 f"  loss {d.loss:.3f}  {d.tokens_per_second:.0f} tok/s  ETA {eta}")
     _progress(f"\r\x1b[K{line[:110]}", end="")
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02}:{s % 60:02}" if s >= 3600 else f"{s // 60}:{s % 60:02}"
+
+
+def _about(seconds: float | None, before: str = "") -> str:
+    """An estimate made before anything was timed, as roughly as it is known ("" if none)."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return before + "under a minute"
+    if seconds < 90 * 60:
+        return before + f"about {round(seconds / 60)} min"
+    return before + f"about {seconds / 3600:.1f} h"
 
 
 def _print_teach(r: TeachReport) -> None:

@@ -1,5 +1,18 @@
 """The one exception type the CLI and the app turn into a clear message."""
 
+# The most of a name a message shows: a page pasted as a name must not fill the terminal.
+NAME_CHARS = 60
+
 
 class MemoError(Exception):
     """A failure a user can act on; the message says what and where."""
+
+
+def cut(name: str) -> str:
+    """A name cut to NAME_CHARS characters, with "…" when it was longer."""
+    return name if len(name) <= NAME_CHARS else name[:NAME_CHARS] + "…"
+
+
+def quoted(name: str) -> str:
+    """A name as a message shows it: cut, quoted, on one line (repr escapes newlines)."""
+    return repr(cut(name))

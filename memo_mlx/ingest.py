@@ -33,7 +33,7 @@ from typing import Any
 
 from .catalog import Catalog, CatalogError, Document, Folder, Memory
 from .chunking import Chunker
-from .errors import MemoError
+from .errors import MemoError, quoted
 from .extract import SNIFF, ExtractError, extract, format_for, looks_binary
 from .settings import from_section, memo_home
 
@@ -141,7 +141,7 @@ def remove_path(catalog: Catalog, path: str | Path, memory_name: str | None) -> 
     if memory_name is not None:
         memories = [m for m in memories if m.name == memory_name]
     if not memories:
-        where = f" in memory {memory_name!r}" if memory_name else ""
+        where = f" in memory {quoted(memory_name)}" if memory_name else ""
         raise IngestError(f"{target}: not a folder MeMo learns from{where}")
     if len(memories) > 1:
         names = ", ".join(m.name for m in memories)

@@ -40,6 +40,7 @@ stage by stage in batches, for the benchmark and memory health.
 from __future__ import annotations
 
 import re
+import shlex
 import threading
 import time
 from collections import Counter
@@ -53,7 +54,7 @@ from typing import Any
 from . import derive
 from .catalog import Catalog, ChunkText, Memory, Reflection
 from .endpoint import Endpoint, EndpointError
-from .errors import MemoError
+from .errors import MemoError, quoted
 from .reader import reader_for, reading_prompt, reading_system
 from .runtime import Reply
 from .scoring import (
@@ -842,15 +843,20 @@ def unknown_answer(memories: Sequence[Any], passages: bool = False) -> str:
     return f"I don't know: nothing in {searched} answers this."
 
 
+def teach_command(memory: Memory) -> str:
+    """The command that teaches `memory`, as a message suggests it (the name shell-quoted)."""
+    return f"memo teach --memory {shlex.quote(memory.name)}"
+
+
 def usable_adapter(catalog: Catalog, memory: Memory, base: str) -> tuple[Path | None, str]:
     """The memory's adapter if it can be consulted on the base model `base` (its location),
     else None and why not: an adapter only means something on the base it was trained on."""
     current = catalog.adapter(memory.id)
     if current is None or not Path(current["path"]).exists():
-        return None, (f"memory '{memory.name}' has not been taught yet: "
-                      f"run `memo teach --memory {memory.name}` first")
+        return None, (f"memory {quoted(memory.name)} has not been taught yet: "
+                      f"run `{teach_command(memory)}` first")
     if current["base_model"] and current["base_model"] != base:
-        return None, (f"memory '{memory.name}' was taught on another base model "
+        return None, (f"memory {quoted(memory.name)} was taught on another base model "
                       f"({current['base_model']}); teach it again on this one")
     return Path(current["path"]), ""
 

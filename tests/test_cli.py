@@ -181,3 +181,27 @@ def test_watch_takes_in_changes_until_interrupted(tiny_model_env, tmp_path):
             out, err = proc.communicate()
             pytest.fail(f"memo watch did not stop within 30 s of ^C:\n{err[-8000:]}")
     assert proc.returncode == 0, err
+
+
+# --- bad input refused (#18) ----------------------------------------------------------------
+
+
+def test_a_long_name_is_cut_in_its_error(capsys, tmp_path):
+    """A 5,000-character name is echoed as its first 60 characters and "…", on one line."""
+    (tmp_path / "notes").mkdir()
+    long = "n" * 5000
+    for argv in (["add", str(tmp_path / "notes"), "--memory", long, "--no-scan"],
+                 ["teach", "--memory", long], ["ask", "q", "--memory", long],
+                 ["on", long], ["remove", str(tmp_path / "notes"), "--memory", long]):
+        assert main(argv) == EXIT_FAILED, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "n" * 61 not in err, (argv, err)
+        assert f"'{'n' * 60}…'" in err, (argv, err)
+    # The longest name allowed is kept whole, and shown cut where a person reads it.
+    assert main(["add", str(tmp_path / "notes"), "--memory", "m" * 100, "--no-scan"]) == 0
+    assert capsys.readouterr().out.startswith(f"{'m' * 60}…: 1 folders")
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert f"  {'m' * 60}…  [on]" in out and "m" * 61 not in out
+    assert main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["memories"][0]["name"] == "m" * 100
