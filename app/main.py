@@ -45,7 +45,7 @@ from app.sidebar import Sidebar, cut, dropped_paths, memory_menu, plural, weak_d
 from memo_mlx import __version__
 from memo_mlx.catalog import Memory
 from memo_mlx.errors import MemoError
-from memo_mlx.settings import memo_home
+from memo_mlx.settings import memo_home, writable_home
 from memo_mlx.status import memory_status
 from memo_mlx.teacher import TeachState
 
@@ -436,8 +436,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if result.ok else 1
     app = QApplication(sys.argv if argv is None else ["memo-app", *argv])
     dress(app)
-    logs = memo_home() / "logs"
-    logs.mkdir(exist_ok=True)
+    try:  # a data folder that is a file, or read-only: said in a window, not a traceback
+        logs = writable_home() / "logs"
+        logs.mkdir(exist_ok=True)
+    except (MemoError, OSError) as e:
+        QMessageBox.critical(None, "MeMo", str(e))
+        return 1
     # What the engine logs (a teach that failed on a bug) goes to a file a user can send.
     logging.basicConfig(filename=logs / "memo-app.log", level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -73,14 +73,43 @@ def memo_home() -> Path:
             try:
                 pointed.mkdir(exist_ok=True)
             except OSError as e:
+                if pointed.exists():
+                    raise MemoError(_unmakeable(pointed, e, f"remove {data_folder_pointer()} "
+                                                            "to use the default")) from e
                 raise MemoError(
                     f"{pointed}: the data folder is not reachable ({e.strerror or e}); "
                     f"plug in its disk, or remove {data_folder_pointer()} to use the default"
                 ) from e
             return pointed
         home = default_memo_home()
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MemoError(_unmakeable(home, e, "set MEMO_HOME to a folder" if override
+                                    else "move it away, or set MEMO_HOME to a folder")) from e
     return home
+
+
+def writable_home() -> Path:
+    """The data folder, for what saves there: one that is read-only is refused, saying so."""
+    home = memo_home()
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise MemoError(read_only(home))
+    return home
+
+
+def read_only(home: Path) -> str:
+    return f"the data folder {home} is read-only: MeMo cannot save there"
+
+
+def _unmakeable(home: Path, error: OSError, remedy: str) -> str:
+    """Why the data folder `home` cannot be made, in a line: what and where, then `remedy`."""
+    if home.exists():  # mkdir(exist_ok=True) fails on an existing path only when not a folder
+        return f"the data folder {home} is a file, not a folder: {remedy}"
+    blocker = next((p for p in home.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return f"the data folder {home} is under a file ({blocker}), not a folder: {remedy}"
+    return f"the data folder {home} cannot be made ({error.strerror or error}): {remedy}"
 
 
 def set_data_folder(path: Path | None) -> None:

@@ -473,3 +473,36 @@ def test_the_not_learned_line_lists_the_files_with_why(qtbot, home, tmp_path):
     assert box.detailedText() == f"{folder / 'n0.md'}: recalled 0 of 2 test questions"
     box.close()
     win.close()
+
+
+@pytest.mark.parametrize("mode", ["file", "read-only"])
+def test_a_data_folder_it_cannot_use_is_said_in_a_window(tmp_path, monkeypatch, mode):
+    """The app started on a data folder that is a file (or read-only) says so and exits 1: a
+    process of its own, as a user starts it, with only Qt's message box replaced by a print."""
+    import os
+    import subprocess
+    import sys
+
+    if mode == "file":
+        home = tmp_path / "afile"
+        home.write_text("not a folder")
+        said = f"the data folder {home} is a file, not a folder: set MEMO_HOME to a folder"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes to read-only folders")
+        home = tmp_path / "locked"
+        home.mkdir()
+        home.chmod(0o555)
+        said = f"the data folder {home} is read-only: MeMo cannot save there"
+    monkeypatch.setenv("MEMO_HOME", str(home))
+    script = ("import sys; from PySide6.QtWidgets import QMessageBox; "
+              "QMessageBox.critical = lambda _p, _t, text: print(text); "
+              "from app.main import main; sys.exit(main([]))")
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=120)
+    finally:
+        if mode != "file":
+            home.chmod(0o755)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == said + "\n", done.stderr

@@ -205,3 +205,17 @@ def test_a_long_name_is_cut_in_its_error(capsys, tmp_path):
     assert f"  {'m' * 60}…  [on]" in out and "m" * 61 not in out
     assert main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["memories"][0]["name"] == "m" * 100
+
+
+@pytest.mark.parametrize("under", ["", "sub/deeper"])
+def test_a_data_folder_that_is_a_file_is_said_in_one_line(capsys, monkeypatch, tmp_path, under):
+    (tmp_path / "afile").write_text("not a folder")
+    home = tmp_path / "afile" / under if under else tmp_path / "afile"
+    monkeypatch.setenv("MEMO_HOME", str(home))
+    (tmp_path / "notes").mkdir()
+    said = (f"is under a file ({tmp_path / 'afile'}), not a folder" if under
+            else "is a file, not a folder")
+    for argv in (["status"], ["add", str(tmp_path / "notes")], ["ask", "q", "--no-memory"]):
+        assert main(argv) == EXIT_FAILED
+        err = capsys.readouterr().err
+        assert err == f"memo: the data folder {home} {said}: set MEMO_HOME to a folder\n", argv
