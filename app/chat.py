@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.engine import EngineBridge
 from memo_mlx.catalog import Memory
 from memo_mlx.recall import LOCAL, Answer
+from memo_mlx.scoring import says_unknown
 
 # The turns of the chat the base model sees when it answers itself: a small model's context
 # (SmolLM2: 8k tokens) holds a few exchanges with room for the answer.
@@ -32,6 +33,35 @@ HISTORY_MESSAGES = 8
 STAGE_WORDS = {"direct": "asked", "grounding": "split", "entity": "who/what", "seek": "asked",
                "memory": "asked", "retrieval": "found", "check": "checked against the passages",
                "read": "read", "synthesis": "answered", "executive": "could not answer"}
+
+
+def memories_now(names: list[str]) -> str:
+    """The line a chat shows where its switches changed."""
+    return (f"Memories now: {', '.join(names)}" if names
+            else "Memories now: none (the base model answers alone)")
+
+
+def replied(entries: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Each question of a transcript with its reply (None: an error, or none yet)."""
+    pairs = []
+    for index, e in enumerate(entries):
+        if e["role"] == "user":
+            after = entries[index + 1] if index + 1 < len(entries) else None
+            pairs.append((e, after if after and after["role"] == "assistant" else None))
+    return pairs
+
+
+def history_for(entries: list[dict[str, Any]], on: set[str]) -> list[dict[str, str]]:
+    """The exchanges the executive sees with the next question: finished ones whose memories
+    are all still switched on. What a memory switched off since said stays out, or the base
+    model would repeat it."""
+    out = []
+    for question, reply in replied(entries):
+        if reply is None or reply.get("stopped") or not set(reply.get("memories") or []) <= on:
+            continue
+        out += [{"role": "user", "content": question["content"]},
+                {"role": "assistant", "content": reply["content"]}]
+    return out
 
 
 class ChatPane(QWidget):
@@ -91,9 +121,11 @@ class ChatPane(QWidget):
             if switch is None:
                 switch = QCheckBox()
                 switch.toggled.connect(
-                    lambda on, memory_id=memory.id: self.engine.catalog.set_enabled(memory_id, on))
+                    lambda on, memory_id=memory.id: self._switched(memory_id, on))
                 self.switches[memory.id] = switch
                 self.switches_row.insertWidget(index, switch)
+            # Switchable while it learns more: it answers with its adapter until the new one
+            # is done. Only a memory that has never been taught has nothing to consult.
             taught = self.engine.taught(memory)
             switch.setText(memory.name)
             switch.blockSignals(True)
@@ -101,9 +133,16 @@ class ChatPane(QWidget):
             switch.blockSignals(False)
             switch.setEnabled(taught)
             switch.setToolTip(
-                f"Consult '{memory.name}' for the next question" if taught
-                else f"'{memory.name}' has not learned anything yet")
+                f"On: the next questions consult '{memory.name}'. The switch is MeMo's own: "
+                "`memo ask` and `memo status` follow it too." if taught
+                else f"'{memory.name}' has not learned anything yet: it can be switched on "
+                     "once its first teach is done")
         self.no_memories.setVisible(not memories)
+
+    def _switched(self, memory_id: int, on: bool) -> None:
+        self.engine.catalog.set_enabled(memory_id, on)
+        if not self.engine.busy:  # while an answer streams, the line shows when it is done
+            self._render()
 
     def chosen(self) -> list[Memory]:
         """The memories the next question consults: switched on and taught."""
@@ -141,8 +180,7 @@ class ChatPane(QWidget):
         if not question or not self.engine.ready:
             return
         memories = self.chosen()
-        history = [{"role": e["role"], "content": e["content"]} for e in self.entries
-                   if e["role"] in ("user", "assistant") and not e.get("stopped")]
+        history = history_for(self.entries, {m.name for m in memories})
         self.input.clear()
         catalog = self.engine.catalog
         if self.chat_id is None:
@@ -210,9 +248,18 @@ class ChatPane(QWidget):
                 "<br>with every memory off, the base model answers alone.</p></div>")
             return
         parts = []
+        now = [m.name for m in self.chosen()]
+        last: list[str] | None = None  # the memories of the reply before
         for index, e in enumerate(self.entries):
             text = html.escape(e["content"]).replace("\n", "<br>")
             if e["role"] == "user":
+                reply = self.entries[index + 1] if index + 1 < len(self.entries) else None
+                names = (reply.get("memories") or [] if reply and reply["role"] == "assistant"
+                         else now if reply is None else None)  # None: it failed
+                if names is not None:
+                    if last is not None and set(names) != set(last):
+                        parts.append(self._notice(memories_now(names)))
+                    last = names
                 parts.append(f"<p><b>You</b><br>{text}</p>")
             elif e["role"] == "error":
                 parts.append(f"<p style='color:#c0392b'>{text}</p>")
@@ -220,12 +267,30 @@ class ChatPane(QWidget):
                 stopped = " <i>(stopped)</i>" if e.get("stopped") else ""
                 speaker = self._speaker(e.get("memories") or [], e.get("executive") or "")
                 parts.append(f"{speaker}<br>{text}{stopped}</p>")
-                parts.extend(self._quote(q) for q in e.get("quotes") or [])
+                parts.append(self._support(e))
                 if e.get("trace") or e.get("sources"):
                     parts.append(self._trace(index, e))
+        if self.entries[-1]["role"] != "user" and last is not None and set(now) != set(last):
+            parts.append(self._notice(memories_now(now) + " — from the next question"))
         self.transcript.setHtml("".join(parts))
         self.transcript.moveCursor(QTextCursor.MoveOperation.End)
         self.transcript.ensureCursorVisible()
+
+    def _notice(self, line: str) -> str:
+        return f"<p align='center' style='color:{self._muted()}'>— {html.escape(line)} —</p>"
+
+    def _support(self, e: dict[str, Any]) -> str:
+        """What backs a reply made with memories: the reflections or passages it came from.
+        No percentage: the tokens' probability says how fluent an answer is, not whether it
+        is right, and nothing has calibrated it on real text (bench/RESULTS.md)."""
+        quotes = e.get("quotes") or []
+        if quotes:
+            return (f"<p style='color:{self._muted()}'>Backed by</p>"
+                    + "".join(self._quote(q) for q in quotes))
+        if (e.get("memories") and not e.get("sources") and not e.get("stopped")
+                and not says_unknown(e["content"])):
+            return self._notice("Nothing found in your files backs this answer")
+        return ""
 
     def _quote(self, quote: dict[str, str]) -> str:
         """What supports an answer, with a link that opens its document."""
@@ -244,11 +309,8 @@ class ChatPane(QWidget):
         for step in e["trace"]:
             who = html.escape(step.get("memory") or "executive")
             said = html.escape(step.get("answer") or "")
-            sure = (f" ({round(100 * step['confidence'])}% sure)"
-                    if step.get("confidence") is not None else "")
             rows.append(f"<li><b>{who}</b> {STAGE_WORDS.get(step['stage'], step['stage'])}: "
-                        f"<i>{html.escape(step.get('question') or '')}</i><br>→ {said}"
-                        f"<span style='color:{muted}'>{sure}</span></li>")
+                        f"<i>{html.escape(step.get('question') or '')}</i><br>→ {said}</li>")
         sources = "".join(
             f"<li><a href='{QUrl.fromLocalFile(p).toString()}'>{html.escape(Path(p).name)}</a>"
             f" <span style='color:{muted}'>{html.escape(str(Path(p).parent))}</span></li>"

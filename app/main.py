@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import logging
+import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,7 @@ from memo_mlx.status import memory_status
 from memo_mlx.teacher import TeachState
 
 REFRESH_MS = 250  # teaching states arriving faster are shown together
+QT_DESKTOPS = {"KDE", "LXQT"}  # desktops whose file dialogs Qt's own themes open
 
 
 class MainWindow(QMainWindow):
@@ -241,8 +245,8 @@ class MainWindow(QMainWindow):
 
     def _retrain(self, memory: Memory) -> None:
         if self._confirm(f"Re-teach '{memory.name}' from scratch?",
-                         "Its memory model is trained again from all its reflections. It cannot "
-                         "be consulted until that is done.") and self.engine.teacher:
+                         "Its memory model is trained again from all its reflections. Until that "
+                         "is done it answers with what it knows now.") and self.engine.teacher:
             self.engine.teacher.retrain(memory.id)
 
     def _rename(self, memory: Memory) -> None:
@@ -409,6 +413,33 @@ class OpenedFromFinder(QObject):
         return super().eventFilter(watched, event)
 
 
+def native_dialogs(environ: MutableMapping[str, str], platform: str, gtk3: bool,
+                   portal: bool) -> None:
+    """Make Qt use the platform's own file dialogs on Linux, where it otherwise picks its
+    platform theme (and so the dialogs) from the desktop's name alone: without one (a bare
+    X session, some window managers) it falls back to Qt's own dialog. The desktop portal is
+    the platform's choice where it runs; GTK's chooser where GTK is installed. macOS and
+    Windows have theirs always; a theme the user set is kept."""
+    if platform != "linux" or environ.get("QT_QPA_PLATFORMTHEME"):
+        return
+    desktops = set(environ.get("XDG_CURRENT_DESKTOP", "").upper().split(":"))
+    if desktops & QT_DESKTOPS:
+        return  # Qt's own theme for that desktop opens its dialogs
+    if portal:
+        environ["QT_QPA_PLATFORMTHEME"] = "xdgdesktopportal"
+    elif gtk3:
+        environ["QT_QPA_PLATFORMTHEME"] = "gtk3"
+
+
+def _portal_running() -> bool:
+    """Whether the session bus has the XDG desktop portal (it answers Qt's file dialogs)."""
+    from PySide6.QtDBus import QDBusConnection
+
+    bus = QDBusConnection.sessionBus()
+    return bus.isConnected() and bool(
+        bus.interface().isServiceRegistered("org.freedesktop.portal.Desktop").value())
+
+
 def single_instance() -> QLockFile | None:
     """The data folder's lock, or None when another MeMo holds it: two apps teaching the same
     memories would only fight over them."""
@@ -434,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         result = self_test()
         print(result.line, flush=True)
         return 0 if result.ok else 1
+    if sys.platform == "linux":
+        native_dialogs(os.environ, sys.platform, bool(ctypes.util.find_library("gtk-3")),
+                       _portal_running())
     app = QApplication(sys.argv if argv is None else ["memo-app", *argv])
     dress(app)
     try:  # a data folder that is a file, or read-only: said in a window, not a traceback

@@ -4,10 +4,11 @@ chats below them. Folders dropped on a card teach that memory; the "+" asks for 
 from __future__ import annotations
 
 import html
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QDate, QEvent, QLocale, QMimeData, QSize, Qt, QTime, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QPainter
 from PySide6.QtWidgets import (
     QFrame,
@@ -57,6 +58,17 @@ def state_line(status: dict[str, Any], live: TeachState | None) -> str:
     state = shown_state(status)
     words = STATE_WORDS.get(state, state)
     return f"{words} · watching" if state == "ready" else words
+
+
+def when(stamp: str, today: date | None = None) -> str:
+    """A catalog time (UTC) as this computer's locale writes it: the time for today, else the
+    date, so two chats of the same title tell apart."""
+    local = datetime.fromisoformat(stamp).astimezone()
+    locale = QLocale.system()
+    if local.date() == (today or date.today()):
+        return locale.toString(QTime(local.hour, local.minute), QLocale.FormatType.ShortFormat)
+    return locale.toString(QDate(local.year, local.month, local.day),
+                           QLocale.FormatType.ShortFormat)
 
 
 def _tool_button(text: str) -> QToolButton:
@@ -324,9 +336,10 @@ class Sidebar(QWidget):
         self.chats.blockSignals(True)
         self.chats.clear()
         for chat in chats:
-            item = QListWidgetItem(chat.title)
+            item = QListWidgetItem(f"{chat.title}  ·  {when(chat.updated_at)}")
             item.setData(Qt.ItemDataRole.UserRole, chat.id)
-            item.setToolTip(f"{chat.title}\nlast used {chat.updated_at[:16].replace('T', ' ')}")
+            local = datetime.fromisoformat(chat.updated_at).astimezone()
+            item.setToolTip(f"{chat.title}\nlast used {local:%Y-%m-%d %H:%M}")
             self.chats.addItem(item)
             if chat.id == current:
                 item.setSelected(True)

@@ -918,6 +918,16 @@ class Catalog:
             # Without an adapter there is nothing to measure: an old score would be a lie.
             self.db.execute("DELETE FROM document_recall WHERE memory_id = ?", [memory_id])
 
+    def teach_all_again(self, memory_id: int) -> None:
+        """The next teach retrains the memory from scratch on every reflection it has (as if
+        none had been taught), and drops what is stale. The adapter stays the memory's until
+        that run replaces it, so the memory still answers meanwhile; and a teach cut short
+        resumes as a full retrain, since the mark is in the catalog."""
+        with self.atomic():
+            self._drop_stale(memory_id)
+            self.db.execute("UPDATE reflections SET run_id = NULL WHERE memory_id = ?",
+                            [memory_id])
+
     def _drop_stale(self, memory_id: int) -> None:
         """Delete the memory's reflections whose text is gone (`_STALE`), with their sources."""
         stale = f"SELECT id FROM reflections WHERE memory_id = ? AND state IN ({_marks(_STALE)})"

@@ -213,7 +213,9 @@ def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
         return None
     # An adapter of another base model (the user chose a new one) is no start for this one.
     other_base = current is not None and current["base_model"] not in (None, base_name)
-    if path is None or not path.exists() or orphaned or other_base:
+    # No reflection taught (a re-teach from scratch asked for): the adapter holds nothing
+    # that is still wanted, so it is no start either.
+    if path is None or not path.exists() or orphaned or other_base or not old:
         return _Plan("full", active, new, None)
     if edited and not _may_train_past(catalog, memory, settings, edited, new, old):
         return _Plan("full", active, new, None)

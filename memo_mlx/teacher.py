@@ -135,7 +135,8 @@ class Teacher:
         self.request(memory_id)
 
     def retrain(self, memory_id: int) -> None:
-        """Forget the memory's adapter and train it again from all its reflections."""
+        """Train the memory again from scratch on all its reflections; it answers with its
+        adapter until the new one is done."""
         self._queue(_Job("retrain", memory_id), cancel_current=True)
 
     def remove(self, memory_id: int) -> None:
@@ -254,10 +255,8 @@ class Teacher:
             self.watch_folders()
             return
         if job.kind == "retrain":
-            catalog.forget_all(memory_id)
-            folder = adapter_dir(memory)
-            shutil.rmtree(checkpoint_dir(folder), ignore_errors=True)
-            shutil.rmtree(folder, ignore_errors=True)
+            catalog.teach_all_again(memory_id)
+            shutil.rmtree(checkpoint_dir(adapter_dir(memory)), ignore_errors=True)
             self._emit(TeachState(memory_id, "queued"))
         if memory.paused:
             self._emit(TeachState(memory_id, "paused"))

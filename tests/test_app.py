@@ -236,20 +236,39 @@ def test_a_reply_opens_to_its_trace_and_sources(qtbot, home, tmp_path, monkeypat
             trace=[{"stage": "direct", "question": QUESTION, "memory": "notes",
                     "answer": "Mara Quill", "confidence": 0.8}],
             sources=[str(source)])
+        catalog.add_message(chat.id, "user", "How long is it?")
+        catalog.add_message(chat.id, "assistant", "It is 412 metres long.", mode="combined",
+                            memories=["notes"], sources=[str(source)],
+                            quotes=[{"path": str(source), "text": "It is 412 metres long."}])
+        catalog.add_message(chat.id, "user", "Who painted it?")
+        catalog.add_message(chat.id, "assistant", "Oda Marr painted it.", mode="direct",
+                            memories=["notes"],
+                            trace=[{"stage": "direct", "question": "Who painted it?",
+                                    "memory": "notes", "answer": "Oda Marr painted it.",
+                                    "confidence": 0.93}])
     win = open_window(qtbot)
     pane = win.chat
+    shown = pane.transcript.toPlainText()
+    # What backs each reply, never a probability that reads as how sure it is.
+    assert "Backed by\n“It is 412 metres long.” — bridge.md" in shown
+    assert shown.count("Nothing found in your files backs this answer") == 1
+    assert shown.index("Oda Marr") < shown.index("Nothing found")
+    pane.transcript.anchorClicked.emit(QUrl("trace:5"))
+    assert "→ Oda Marr painted it." in pane.transcript.toPlainText()
+    assert "% sure" not in pane.transcript.toPlainText()
+    pane.transcript.anchorClicked.emit(QUrl("trace:5"))
     assert "Mara Quill" in pane.transcript.toPlainText()
     assert "with notes" in pane.transcript.toPlainText()
     opened: list[QUrl] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", opened.append)  # not the desktop's viewer
     pane.transcript.anchorClicked.emit(QUrl("trace:1"))
     text = pane.transcript.toPlainText()
-    assert "notes asked: " + QUESTION in text and "80% sure" in text
+    assert "notes asked: " + QUESTION in text and "% sure" not in text
     assert "bridge.md" in text
     pane.transcript.anchorClicked.emit(QUrl.fromLocalFile(str(source)))
     assert [u.toLocalFile() for u in opened] == [str(source)]
     pane.transcript.anchorClicked.emit(QUrl("trace:1"))  # and closes again
-    assert "80% sure" not in pane.transcript.toPlainText()
+    assert "notes asked: " not in pane.transcript.toPlainText()
     win.close()
 
 
@@ -473,6 +492,125 @@ def test_the_not_learned_line_lists_the_files_with_why(qtbot, home, tmp_path):
     assert box.detailedText() == f"{folder / 'n0.md'}: recalled 0 of 2 test questions"
     box.close()
     win.close()
+
+
+def test_switching_a_memory_off_mid_chat_is_said_and_keeps_its_answers_out(qtbot, home,
+                                                                             tmp_path):
+    """The new user's steps: drop a folder, ask with the memory on, switch it off, ask again in
+    the same chat. The chat says the switch changed, and the executive does not see what the
+    memory said; the switch stays usable while the memory learns more."""
+    folder = tmp_path / "bridges"
+    folder.mkdir()
+    (folder / "bridge.md").write_text(NOTES["bridge.md"])
+    win = open_window(qtbot)
+    phases: list[str] = []
+    win.engine.teach_state.connect(lambda s: phases.append(s.phase))
+    drop(win, [folder])
+    qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
+    memory = win.engine.catalog.memory("bridges")
+    switch = win.chat.switches[memory.id]
+    qtbot.waitUntil(switch.isEnabled, timeout=5_000)
+    switch.setChecked(True)
+    asked: list[tuple[list[str], list[dict]]] = []
+    real_ask = win.engine.ask
+    win.engine.ask = lambda q, ms, history=None: (  # records, then asks the real engine
+        asked.append(([m.name for m in ms], history or [])), real_ask(q, ms, history))[1]
+
+    with_memory, _ = ask(qtbot, win, QUESTION)
+    assert with_memory.memories == ["bridges"]
+    assert "Memories now" not in win.chat.transcript.toPlainText()
+    switch.setChecked(False)
+    assert ("Memories now: none (the base model answers alone) — from the next question"
+            in win.chat.transcript.toPlainText())
+    assert not win.engine.catalog.memory("bridges").enabled  # the one switch, said in its tip
+    assert "memo ask" in switch.toolTip()
+    alone, _ = ask(qtbot, win, "And when was it finished?")
+    assert alone.memories == [] and asked[-1][0] == []
+    assert all(turn["content"] != with_memory.answer for turn in asked[-1][1])
+    shown = win.chat.transcript.toPlainText()
+    assert shown.count("Memories now: none") == 1 and "from the next question" not in shown
+    assert shown.index("Memories now: none") < shown.index("And when was it finished?")
+
+    switch.setChecked(True)  # on again: what it said is context again, with the base's turn
+    ask(qtbot, win, "Who built it?")
+    assert [t["content"] for t in asked[-1][1]] == [
+        QUESTION, with_memory.answer, "And when was it finished?", alone.answer]
+    assert "Memories now: bridges" in win.chat.transcript.toPlainText()
+
+    # More text to learn: while the memory learns it, its switch stays usable.
+    (folder / "more.md").write_text("The Hollow Bridge is painted red every ten years.\n")
+    mark = len(phases)
+    win.engine.teacher.request(memory.id)
+    qtbot.waitUntil(lambda: any(p in ("reading", "writing", "training") for p in phases[mark:]),
+                    timeout=60_000)
+    win.refresh()
+    assert switch.isEnabled()
+    qtbot.waitUntil(lambda: "done" in phases[mark:], timeout=120_000)
+    win.close()
+
+
+def test_history_leaves_out_what_switched_off_memories_said():
+    from app.chat import history_for
+
+    entries = [
+        {"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1", "memories": []},
+        {"role": "user", "content": "q2"},
+        {"role": "assistant", "content": "a2", "memories": ["notes"]},
+        {"role": "user", "content": "q3"}, {"role": "error", "content": "it failed"},
+        {"role": "user", "content": "q4"},
+        {"role": "assistant", "content": "a4", "memories": ["notes", "mail"], "stopped": True},
+    ]
+    assert [t["content"] for t in history_for(entries, set())] == ["q1", "a1"]
+    assert [t["content"] for t in history_for(entries, {"notes"})] == ["q1", "a1", "q2", "a2"]
+    assert [t["content"] for t in history_for(entries, {"notes", "mail"})] == [
+        "q1", "a1", "q2", "a2"]  # a stopped reply is never context
+
+
+@pytest.mark.parametrize(("environ", "platform", "gtk3", "portal", "theme"), [
+    ({}, "linux", True, True, "xdgdesktopportal"),  # the portal is the platform's choice
+    ({}, "linux", True, False, "gtk3"),  # a bare X session with GTK installed
+    ({"XDG_CURRENT_DESKTOP": "ubuntu:GNOME"}, "linux", True, False, "gtk3"),
+    ({}, "linux", False, False, None),  # nothing native to open: Qt's own
+    ({"XDG_CURRENT_DESKTOP": "KDE"}, "linux", True, True, None),  # Qt's KDE theme has them
+    ({"QT_QPA_PLATFORMTHEME": "qt6ct"}, "linux", True, True, "qt6ct"),  # the user's choice
+    ({}, "darwin", False, False, None),  # macOS: NSOpenPanel always
+])
+def test_linux_gets_the_platforms_own_folder_dialog(environ, platform, gtk3, portal, theme):
+    from app.main import native_dialogs
+
+    native_dialogs(environ, platform, gtk3, portal)
+    assert environ.get("QT_QPA_PLATFORMTHEME") == theme
+
+
+def test_the_folder_dialog_is_not_forced_to_qts_own(qtbot, home, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    asked: list = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        lambda *a, **k: asked.append((a, k)) or "")
+    win = open_window(qtbot)
+    win.add_folder()
+    [(args, kwargs)] = asked
+    options = kwargs.get("options", args[3] if len(args) > 3 else None)
+    assert options is None or not options & QFileDialog.Option.DontUseNativeDialog
+    win.close()
+
+
+def test_chats_of_one_title_tell_apart_by_when(qtbot):
+    from datetime import date
+
+    from app.sidebar import Sidebar, when
+    from memo_mlx.catalog import Chat
+
+    assert when("2026-03-04T10:00:00+00:00", today=date(2026, 12, 7)) != when(
+        "2026-03-05T10:00:00+00:00", today=date(2026, 12, 7))
+    bar = Sidebar()
+    qtbot.addWidget(bar)
+    bar.show_chats([Chat(1, "Bridges", "2026-03-05T10:00:00+00:00", "2026-03-05T10:00:00+00:00"),
+                    Chat(2, "Bridges", "2026-03-04T10:00:00+00:00", "2026-03-04T10:00:00+00:00")],
+                   current=1)
+    first, second = bar.chats.item(0).text(), bar.chats.item(1).text()
+    assert first.startswith("Bridges") and second.startswith("Bridges") and first != second
 
 
 @pytest.mark.parametrize("mode", ["file", "read-only"])

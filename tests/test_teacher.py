@@ -201,12 +201,28 @@ def test_retrain_and_remove(runtime, tmp_path):
     try:
         teacher.request(memory_id)
         states.wait(memory_id, "done")
+        with Catalog() as catalog:
+            first = catalog.adapter(memory_id)
+        assert first is not None
         mark = len(states.seen)
+        during: list[dict | None] = []
+
+        def look(state: TeachState) -> None:  # called while training waits for it
+            if state.phase == "training" and not during:
+                with Catalog() as catalog:
+                    during.append(catalog.adapter(memory_id))
+
+        states.hook = look
         teacher.retrain(memory_id)
         again = states.wait(memory_id, "done", after=mark)
         assert again.report and again.report.strategy == "full"
+        assert again.report.training and again.report.training.resumed_from == 0
+        # While it retrained, the memory answered with the adapter it had.
+        assert during and during[0] is not None and during[0]["id"] == first["id"]
+        assert Path(during[0]["path"]).exists()
         with Catalog() as catalog:
             folder = adapter_dir(catalog.memory_by_id(memory_id))
+            assert catalog.adapter(memory_id)["id"] != first["id"]
         assert folder.exists()
         teacher.remove(memory_id)
         states.wait(memory_id, "removed")
