@@ -19,7 +19,7 @@ from . import __version__
 from .benchmark import CONDITIONS, CORPORA, DEFAULT_CONDITIONS
 from .catalog import Catalog, Memory
 from .chunking import Chunker
-from .errors import MemoError, cut, quoted
+from .errors import MemoError, UsageError, cut, quoted
 from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
 from .recall import MODES
 from .status import memory_status, shown_state
@@ -27,10 +27,6 @@ from .synthesis import SynthesisProgress
 from .teach import STRATEGIES, TeachProgress, TeachReport, TeachSettings, teach_memory
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-
-
-class UsageError(MemoError):
-    """Wrong usage the parser cannot see; exits with EXIT_USAGE."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,11 @@ class MemoError(Exception):
     """A failure a user can act on; the message says what and where."""
 
 
+class UsageError(MemoError):
+    """Input refused as given (a flag the parser cannot check, a question too long): the CLI
+    exits with EXIT_USAGE for it."""
+
+
 def cut(name: str) -> str:
     """A name cut to NAME_CHARS characters, with "…" when it was longer."""
     return name if len(name) <= NAME_CHARS else name[:NAME_CHARS] + "…"

@@ -57,6 +57,19 @@ class BaseModel:
     compute: str  # "quantized" or "dense float32": what the frozen weights are computed in
     load_seconds: float
 
+    @property
+    def context(self) -> int | None:
+        """The most tokens the model reads at once (the context it was trained for: mlx-lm's
+        `max_position_embeddings`, a GGUF's `context_length`); None when it does not say."""
+        args = getattr(self.model, "args", None)
+        for name in ("max_position_embeddings", "context_length", "n_ctx"):
+            value = getattr(args, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        # transformers' tokenizers say it too, or a huge number when they do not know.
+        value = getattr(getattr(self.tokenizer, "_tokenizer", None), "model_max_length", None)
+        return value if isinstance(value, int) and 0 < value < 10_000_000 else None
+
 
 def backend() -> str:
     """The device MLX computes on in this process: "metal", "cuda" or "cpu"."""

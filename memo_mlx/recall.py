@@ -54,7 +54,7 @@ from typing import Any
 from . import derive
 from .catalog import Catalog, ChunkText, Memory, Reflection
 from .endpoint import Endpoint, EndpointError
-from .errors import MemoError, quoted
+from .errors import MemoError, UsageError, quoted
 from .reader import reader_for, reading_prompt, reading_system
 from .runtime import Reply
 from .scoring import (
@@ -85,6 +85,16 @@ _leader_lock = threading.Lock()
 
 class RecallError(MemoError):
     pass
+
+
+class QuestionTooLong(RecallError, UsageError):
+    """A question the model cannot read with room left for its answer: refused before any
+    generation (a pasted book would otherwise run for many minutes, then answer badly)."""
+
+
+# A question longer than this many characters per token of the context is refused before it is
+# tokenized (seconds for megabytes); tokens this long on average are no language's.
+CHARS_PER_TOKEN = 16
 
 
 @dataclass(frozen=True)
@@ -281,6 +291,8 @@ class Recall:
         answers = [Answer(q, mode=mode, memories=[m.name for m in memories]) for q in questions]
         if not questions:
             return answers
+        if not (mode == "none" and self.executive is not None):  # a server has its own limit
+            self.check_fits(questions)
         consulted = (self._consulted(memories) if mode in ("direct", "protocol", "combined")
                      else [])
         if mode == "none":
@@ -314,6 +326,22 @@ class Recall:
         for a in answers:
             a.seconds = seconds
         return answers
+
+    def check_fits(self, questions: Sequence[str]) -> None:
+        """Refuse (QuestionTooLong) a question this computer's model cannot read with room left
+        for the longest answer it may give: its prompt's tokens are the rule."""
+        context = self.runtime.loaded.result().context
+        if context is None:
+            return
+        reserve = max(self.settings.answer_tokens, self.settings.memory_tokens)
+        most = f"this model reads at most {context:,}, with {reserve:,} kept for the answer"
+        for q in questions:
+            if len(q) > (context - reserve) * CHARS_PER_TOKEN:
+                raise QuestionTooLong(f"the question is {len(q):,} characters; {most} tokens: "
+                                      "shorten it")
+        for n in self.runtime.prompt_tokens([user(q) for q in questions]).result():
+            if n + reserve > context:
+                raise QuestionTooLong(f"the question is {n:,} tokens; {most}: shorten it")
 
     def reader(self) -> Path | None:
         """The adapter that reads passages (`reader`), if the base model has one. With a server

@@ -222,6 +222,12 @@ class ModelRuntime:
 
         return self._on_base(job)
 
+    def prompt_tokens(self, chats: list[list[Message]]) -> Future[list[int]]:
+        """How many tokens each chat's prompt is, as the executive would be asked it (counted
+        on the engine thread: the tokenizer is the model's, and is not shared across threads)."""
+        chats = [self.with_system(c, None) for c in chats]
+        return self._on_base(lambda base: [len(prompt_ids(base.tokenizer, c)) for c in chats])
+
     def with_system(self, messages: list[Message], adapter: Path | None) -> list[Message]:
         """`messages` with the user's system prompt (`[chat] system_prompt`) first, for the
         executive (`adapter` None), wherever it runs. A memory is asked exactly as it was

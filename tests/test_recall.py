@@ -351,6 +351,7 @@ class _Reader:
 
     def __init__(self, runtime: ModelRuntime, says):
         self.loaded = runtime.loaded  # the same base: the memories' adapters are usable
+        self.prompt_tokens = runtime.prompt_tokens  # what a question's length is checked by
         self.says, self.read = says, []
 
     def _reply(self, chat: list[dict[str, str]], adapter: Path | None) -> Reply:
@@ -571,3 +572,30 @@ def test_a_server_that_fails_leaves_the_reading_to_the_reader(recall):
     [failed] = [s.answer for s in answer.trace if s.stage == "executive"]
     assert "no server is running there" in failed and answer.executive == LOCAL
     assert answer.answer.startswith("I don't know")  # the reader declined the passage
+
+
+def test_a_question_that_does_not_fit_is_refused_before_any_generation(recall):
+    """The rule: the question's prompt tokens plus the answer's room (12 tokens here) within
+    the model's context (the tiny model's 512). One token less fits; more is refused, in every
+    mode and in a batch, before anything is generated."""
+    from memo_mlx.recall import QuestionTooLong, user
+
+    def tokens(k: int) -> int:
+        return recall.runtime.prompt_tokens([user("the hat " * k)]).result()[0]
+
+    low, high = 1, 400  # the most repeats that fit
+    assert tokens(low) + 12 <= 512 < tokens(high) + 12
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if tokens(mid) + 12 <= 512 else (low, mid)
+    fits, too_long = "the hat " * low, "the hat " * high
+    assert recall.ask(fits, memories(recall, "facts"), mode="direct").trace
+    for mode in ("direct", "combined", "rag"):
+        with pytest.raises(QuestionTooLong, match=rf"^the question is {tokens(high)} tokens; "
+                                                  "this model reads at most 512, with 12 kept "
+                                                  "for the answer: shorten it$"):
+            recall.ask(too_long, memories(recall, "facts"), mode=mode)
+    with pytest.raises(QuestionTooLong):
+        recall.ask(too_long, [])
+    with pytest.raises(QuestionTooLong):
+        recall.ask_many([fits, too_long], memories(recall, "facts"), mode="direct")
