@@ -8,7 +8,8 @@ Run under an X server (Xvfb), not Qt's offscreen platform, so the window is a re
 (`make screenshots` does that.) It starts the app on a fresh, temporary data folder with the
 real default model (or --model), drops a small fictional folder of notes on the window, and
 saves, as the app goes: the first start, teaching, the ready memory, a question answered with
-its trace, the settings, the chat in dark mode and the unreadable files. Each path written is
+its trace, the same question with the memory switched off, the settings, the chat in dark mode,
+the unreadable files and the files not learned yet. Each path written is
 printed. A wait that runs out (10 minutes each) ends it with exit status 1, naming what it
 waited for. Nothing is left behind: the temporary folders and the app's lock are removed.
 """
@@ -194,6 +195,16 @@ class Shots:
             pause(400)
             self.grab(window, "04-chat.png")
 
+            # 4b. The memory switched off in the same chat, and the question asked again: the
+            # chat says so, and the base model answers alone.
+            switch.setChecked(False)
+            QTest.keyClicks(chat.input, QUESTION)
+            QTest.keyClick(chat.input, Qt.Key.Key_Return)
+            wait_until("the base model's answer",
+                       lambda: len(answers) == 2 and chat.send.text() == "Send")
+            pause(400)
+            self.grab(window, "08-switched-off.png")
+
             # 5. Settings, as a user who never changed them sees them: the short-teaching
             # overrides would show as a "Custom (0 examples)" training strength.
             (memo_home() / "settings.toml").unlink()
@@ -220,6 +231,21 @@ class Shots:
             pause(400)
             self.grab(box, "07-errors.png")
             box.close()
+
+            # 8. The files the memory's check found it has not learned, with how each did
+            # (the card's line; only when its check found any).
+            if "not learned yet" in card.health.text():
+                window.show_not_learned(memory)
+                box = wait_for_child(window, QMessageBox, "the not-learned dialog")
+                for button in box.findChildren(QPushButton):
+                    if button.text().startswith("Show Details"):
+                        button.click()
+                pause(400)
+                self.grab(box, "09-not-learned.png")
+                box.close()
+            else:
+                print(f"screenshots: the memory recalls every file ({card.health.text()}): "
+                      "no not-learned dialog to show", file=sys.stderr)
             print(f"screenshots: done in {time.monotonic() - started:.0f} s", file=sys.stderr)
             return 0
         finally:
