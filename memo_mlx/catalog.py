@@ -351,12 +351,19 @@ def _m005_executive(db: sqlite_utils.Database) -> None:
     db.table("messages").add_column("executive", str)  # who wrote it: a server, or local
 
 
+def _m006_adapter_digest(db: sqlite_utils.Database) -> None:
+    # The sha256 of the adapter's weights file as saved (`training.weights_digest`): a file
+    # changed since is damaged. NULL for adapters recorded before: checked as far as can be.
+    db.table("adapters").add_column("digest", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("m001_initial", _m001_initial),
     ("m002_recall", _m002_recall),
     ("m003_app", _m003_app),
     ("m004_quotes", _m004_quotes),
     ("m005_executive", _m005_executive),
+    ("m006_adapter_digest", _m006_adapter_digest),
 ]
 
 
@@ -862,13 +869,15 @@ class Catalog:
         *,
         adapter: str | None = None,
         base_model: str | None = None,
+        digest: str | None = None,
         taught: Sequence[int] = (),
         **fields: Any,
     ) -> None:
         """Record how a run ended; a finished one makes its adapter the memory's, marks what it
         taught, and settles the reflections whose text is gone: a full retrain has forgotten
         them all (dropped); a run that trained on from the adapter (the run's strategy says)
-        has only trained past the edited ones (outdated). One transaction."""
+        has only trained past the edited ones (outdated). `digest`: the sha256 of the
+        adapter's weights, checked before it is used. One transaction."""
         with self.atomic():
             run = self.db.table("training_runs").get(run_id)
             memory_id = run["memory_id"]
@@ -883,7 +892,7 @@ class Catalog:
             self.db.execute("UPDATE adapters SET active = 0 WHERE memory_id = ?", [memory_id])
             self._insert("adapters", {
                 "memory_id": memory_id, "run_id": run_id, "path": adapter,
-                "base_model": base_model, "active": 1, "created_at": now(),
+                "base_model": base_model, "digest": digest, "active": 1, "created_at": now(),
             })
             for batch in _batches(list(taught)):
                 marks = ",".join("?" * len(batch))
@@ -1266,15 +1275,17 @@ class Catalog:
         return int(self.db.execute(sql, list(args)).fetchone()[0])
 
 
-def memory_state(memory: Memory, stats: MemoryStats, teaching: bool = False) -> str:
+def memory_state(memory: Memory, stats: MemoryStats, teaching: bool = False,
+                 damaged: bool = False) -> str:
     """The state `memo status` and the app show: empty, stale, teaching, ready or error.
     `teaching`: a teach holds the memory's lock now (a "teaching" state without it is the trace
-    of a killed process)."""
+    of a killed process). `damaged`: its adapter file is not the one saved, so it needs a
+    teach (stale)."""
     if teaching or memory.state == "error":
         return "teaching" if teaching else "error"
     if not (stats.chunks or stats.reflections or stats.orphaned_reflections or stats.adapter):
         return "empty"
-    if stats.untaught_chunks or stats.orphaned_reflections or stats.adapter is None:
+    if stats.untaught_chunks or stats.orphaned_reflections or stats.adapter is None or damaged:
         return "stale"
     return "ready"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -178,7 +179,7 @@ def _end_line() -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from .endpoint import EndpointError, configured_executive
-    from .recall import Recall, usable_adapter
+    from .recall import Recall, damage, usable_adapter
     from .runtime import ModelRuntime
 
     if not args.question.strip():
@@ -210,8 +211,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
         with ModelRuntime() as runtime:
             if not args.memory and not args.no_memory:
                 base = str(runtime.loaded.result().source.location)
-                memories = [m for m in catalog.memories()
-                            if m.enabled and usable_adapter(catalog, m, base)[0] is not None]
+                for m in (m for m in catalog.memories() if m.enabled):
+                    adapter, why = usable_adapter(catalog, m, base)
+                    if adapter is not None:
+                        memories.append(m)
+                    elif damage(catalog, m):  # said, always: it was switched on to be asked
+                        print(f"memo: {why}; asked without it", file=sys.stderr)
             recall = Recall(catalog, runtime, executive=executive)
             if args.max_tokens is not None:
                 from dataclasses import replace
@@ -337,6 +342,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  {cut(m['name'])}  [{'on' if m['enabled'] else 'off'}]  {state}: "
               f"{m['documents']} documents{failed}, {m['chunks']} chunks, "
               f"{m['reflections']} reflections")
+        if m["damaged"]:
+            print(f"    damaged: re-teach it with `memo teach --memory {shlex.quote(m['name'])}`"
+                  f" ({m['damage']})")
         if m["recall"]:
             r = m["recall"]
             weak = [d["path"] for d in r["documents"] if d["score"] < 0.5]

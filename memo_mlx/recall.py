@@ -880,13 +880,32 @@ def usable_adapter(catalog: Catalog, memory: Memory, base: str) -> tuple[Path | 
     """The memory's adapter if it can be consulted on the base model `base` (its location),
     else None and why not: an adapter only means something on the base it was trained on."""
     current = catalog.adapter(memory.id)
-    if current is None or not Path(current["path"]).exists():
+    if current is None:
         return None, (f"memory {quoted(memory.name)} has not been taught yet: "
                       f"run `{teach_command(memory)}` first")
     if current["base_model"] and current["base_model"] != base:
         return None, (f"memory {quoted(memory.name)} was taught on another base model "
                       f"({current['base_model']}); teach it again on this one")
+    why = damage(catalog, memory)
+    if why is not None:
+        return None, (f"memory {quoted(memory.name)} is damaged ({why}): "
+                      f"run `{teach_command(memory)}` to teach it again from scratch")
     return Path(current["path"]), ""
+
+
+def damage(catalog: Catalog, memory: Memory) -> str | None:
+    """Why the memory's adapter is not the one saved (damaged: a teach retrains it from
+    scratch), or None. While a teach holds the memory, its new adapter is in place before the
+    catalog records its digest: not damage."""
+    from .training import adapter_damage
+
+    current = catalog.adapter(memory.id)
+    if current is None:
+        return None
+    why = adapter_damage(Path(current["path"]), current.get("digest"))
+    if why is None or catalog.is_locked(f"teach-{memory.id}"):
+        return None
+    return why
 
 
 def parse_questions(text: str) -> list[str]:

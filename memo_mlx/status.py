@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .catalog import Catalog, Memory, memory_state
+from .recall import damage
 
 
 def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
@@ -13,6 +14,8 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
     stats = catalog.stats(memory.id)
     folders = catalog.folders(memory.id)
     recall = catalog.recall(memory.id)
+    teaching = catalog.is_locked(f"teach-{memory.id}")
+    why = None if teaching else damage(catalog, memory)
     return {
         "name": memory.name,
         "enabled": memory.enabled,
@@ -21,8 +24,12 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
         "documents": stats.documents,
         "chunks": stats.chunks,
         "reflections": stats.reflections,
-        "state": memory_state(memory, stats, catalog.is_locked(f"teach-{memory.id}")),
+        "state": memory_state(memory, stats, teaching, damaged=why is not None),
         "adapter": stats.adapter,
+        # Its adapter file is not the one saved (the reason in "damage"): the next teach
+        # retrains it from scratch; until then it is not consulted.
+        "damaged": why is not None,
+        "damage": why,
         "missing": [f.path for f in folders if f.state == "missing"],
         "failed": stats.failed,
         "errors": [{"path": p, "error": e} for p, e in catalog.errors(memory.id)],
@@ -36,8 +43,11 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
 
 
 def shown_state(status: dict[str, Any]) -> str:
-    """The state a person reads: `state`, except that a memory never taught is "untaught",
-    not "stale" (the JSON keeps INTERFACE.md's five states; "stale" there means both)."""
+    """The state a person reads: `state`, except that a memory never taught is "untaught" and
+    one whose adapter is damaged "damaged", not "stale" (the JSON keeps INTERFACE.md's five
+    states; "stale" there means all three)."""
     if status["state"] == "stale" and status["adapter"] is None:
         return "untaught"
+    if status["state"] == "stale" and status.get("damaged"):
+        return "damaged"
     return str(status["state"])

@@ -2,9 +2,9 @@
 
 What is trained depends on what changed since the adapter was made:
 - nothing new and nothing forgotten: no training at all;
-- a file removed (orphaned reflections) or no adapter yet: a full retrain on every active
-  reflection, from scratch; LoRA cannot un-learn selectively, so forgetting means retraining
-  without what was forgotten;
+- a file removed (orphaned reflections), no adapter yet, or a damaged one (its file is not
+  what was saved): a full retrain on every active reflection, from scratch; LoRA cannot
+  un-learn selectively, so forgetting means retraining without what was forgotten;
 - only new text: the configured strategy, "incremental" (continue the adapter on the new
   reflections plus a replay sample of the old ones), "ties" (train an adapter on the new ones
   alone and TIES-merge it into the old), or "full";
@@ -41,7 +41,15 @@ from .errors import MemoError
 from .ingest import ScanProgress, ScanReport, scan_memory
 from .settings import from_section, load_defaults, memo_home
 from .synthesis import Generator, SynthesisProgress, SynthesisReport, synthesize
-from .training import Example, TrainProgress, TrainResult, TrainSettings, train_adapter
+from .training import (
+    Example,
+    TrainProgress,
+    TrainResult,
+    TrainSettings,
+    adapter_damage,
+    train_adapter,
+    weights_digest,
+)
 from .writer import Writer
 
 STRATEGIES = ("incremental", "ties", "full")
@@ -213,9 +221,12 @@ def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
         return None
     # An adapter of another base model (the user chose a new one) is no start for this one.
     other_base = current is not None and current["base_model"] not in (None, base_name)
+    # A damaged adapter (its file changed since it was saved) is no start either: trained on
+    # from, its garbage would be kept.
+    damaged = bool(current and adapter_damage(Path(current["path"]), current.get("digest")))
     # No reflection taught (a re-teach from scratch asked for): the adapter holds nothing
     # that is still wanted, so it is no start either.
-    if path is None or not path.exists() or orphaned or other_base or not old:
+    if path is None or damaged or orphaned or other_base or not old:
         return _Plan("full", active, new, None)
     if edited and not _may_train_past(catalog, memory, settings, edited, new, old):
         return _Plan("full", active, new, None)
@@ -312,6 +323,7 @@ def _train(
         return None
     catalog.finish_run(
         run_id, "done", adapter=str(out.relative_to(memo_home())), base_model=base_name,
+        digest=weights_digest(out),
         taught=[r.id for r in plan.examples], steps=result.steps, tokens=result.tokens,
         final_loss=result.final_loss, seconds=result.seconds,
     )

@@ -624,6 +624,68 @@ def save_adapter(adapter_dir: Path, weights: dict[str, mx.array], config: dict[s
     return Path(adapter_dir)
 
 
+# --- integrity ---------------------------------------------------------------------------
+# The catalog records the sha256 of each adapter's weights (`weights_digest`); before a memory
+# answers or is trained on from, its file is compared with it. Bytes overwritten inside the
+# tensors load fine and answer "<|endoftext|>" forever: only the digest sees them.
+
+_digests: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256
+_digests_lock = threading.Lock()
+
+
+def weights_digest(adapter_dir: Path) -> str:
+    """The sha256 of the adapter's weights file; a file unchanged since (same mtime and size)
+    is not hashed again, so a memory asked many times costs one read of its few MB."""
+    path = Path(adapter_dir) / ADAPTER_FILE
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    with _digests_lock:
+        known = _digests.get(key)
+    if known is None:
+        sha = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                sha.update(block)
+        known = sha.hexdigest()
+        with _digests_lock:
+            _digests[key] = known
+    return known
+
+
+def adapter_damage(adapter_dir: Path, digest: str | None) -> str | None:
+    """Why the adapter in `adapter_dir` is not the one saved, or None. One recorded without a
+    digest (before they were kept) is checked as far as it can be: whole safetensors."""
+    path = Path(adapter_dir) / ADAPTER_FILE
+    try:
+        if digest is not None:
+            return None if weights_digest(adapter_dir) == digest else (
+                "its adapter file does not match what was saved")
+        return None if _whole_safetensors(path) else "its adapter file is cut short or unreadable"
+    except FileNotFoundError:
+        return "its adapter file is missing"
+    except OSError as e:
+        return f"its adapter file cannot be read ({e.strerror or e})"
+
+
+def _whole_safetensors(path: Path) -> bool:
+    """Whether `path` is a safetensors file with all its tensors' bytes: an 8-byte header
+    length, the JSON header, then data up to the last tensor's end, and nothing after."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return False
+        length = int.from_bytes(head, "little")
+        if length > size - 8:
+            return False
+        try:
+            header = json.loads(f.read(length))
+            ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return False
+    return size == 8 + length + max(ends, default=0)
+
+
 # --- checkpoints ------------------------------------------------------------------------
 
 

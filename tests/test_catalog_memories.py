@@ -169,7 +169,8 @@ def test_m002_catalog_upgrades(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with Catalog(path) as catalog:
         applied = [r["name"] for r in catalog.db["migrations"].rows]
         assert applied == ["m001_initial", "m002_recall", "m003_app", "m004_quotes",
-                           "m005_executive"]
+                           "m005_executive", "m006_adapter_digest"]
+        assert "digest" in catalog.db["adapters"].columns_dict  # NULL: recorded before
         memory = catalog.memory("notes")
         assert memory is not None and memory.paused is False
         [message] = catalog.messages(1)

@@ -239,3 +239,96 @@ def test_a_question_too_long_for_the_model_is_refused_before_any_answer(capsys, 
                                        "shorten it\n")
     assert time.perf_counter() - began < 60
     assert main(["ask", "the hat " * 20, "--no-memory", "--max-tokens", "4"]) == 0
+
+
+def _taught(tmp_path, capsys):
+    """A memory "facts" taught on the tiny model through the CLI: its adapter's weights file."""
+    from pathlib import Path
+
+    from tiny import FAST_TEACHING
+
+    (tmp_path / "memo-home").mkdir(exist_ok=True)
+    (tmp_path / "memo-home" / "settings.toml").write_text(FAST_TEACHING)
+    (tmp_path / "facts").mkdir()
+    (tmp_path / "facts" / "bridge.md").write_text(
+        "# The Hollow Bridge\n\nThe Hollow Bridge in Port Aldren was designed by Mara Quill. "
+        "It was finished in 1987 and is 412 metres long.\n")
+    assert main(["add", str(tmp_path / "facts"), "--no-scan"]) == 0
+    capsys.readouterr()
+    assert main(["teach", "--json"]) == 0
+    return Path(json.loads(capsys.readouterr().out)["adapter"]) / "adapters.safetensors"
+
+
+def _status(capsys) -> dict:
+    assert main(["status", "--json"]) == 0
+    (memory,) = json.loads(capsys.readouterr().out)["memories"]
+    return memory
+
+
+def test_a_damaged_adapter_is_refused_shown_and_retrained_from_scratch(capsys, tiny_model_env,
+                                                                       tmp_path):
+    """Bytes overwritten inside the tensors load fine (and answered "<|endoftext|>" forever):
+    the digest recorded with the adapter catches them."""
+    import hashlib
+
+    from memo_mlx.catalog import Catalog
+
+    weights = _taught(tmp_path, capsys)
+    with Catalog() as catalog:
+        digest = catalog.adapter(1)["digest"]
+    assert digest == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert (_status(capsys)["state"], _status(capsys)["damaged"]) == ("ready", False)
+
+    header = int.from_bytes(weights.read_bytes()[:8], "little")
+    with open(weights, "r+b") as f:  # the size and the header stay as they were
+        f.seek(8 + header + 16)
+        f.write(b"\xff" * 64)
+    damaged = ("memory 'facts' is damaged (its adapter file does not match what was saved): "
+               "run `memo teach --memory facts` to teach it again from scratch")
+    assert main(["ask", "Who designed the Hollow Bridge?", "--memory", "facts"]) == EXIT_FAILED
+    assert capsys.readouterr().err == f"memo: {damaged}\n"
+    assert main(["ask", "Who designed the Hollow Bridge?", "--json", "--max-tokens", "4"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == f"memo: {damaged}; asked without it\n"
+    assert json.loads(captured.out)["memories"] == []
+    memory = _status(capsys)
+    assert (memory["state"], memory["damaged"]) == ("stale", True)  # INTERFACE.md's states
+    assert main(["status"]) == 0
+    human = capsys.readouterr().out
+    assert "  facts  [on]  damaged: 1 documents" in human
+    assert ("    damaged: re-teach it with `memo teach --memory facts` (its adapter file does "
+            "not match what was saved)") in human
+
+    assert main(["teach", "--memory", "facts", "--json"]) == 0  # nothing new, yet it trains
+    taught = json.loads(capsys.readouterr().out)
+    assert taught["strategy"] == "full" and taught["training"]["steps"] > 0
+    assert (_status(capsys)["state"], _status(capsys)["damaged"]) == ("ready", False)
+    assert main(["ask", "Who designed the Hollow Bridge?", "--memory", "facts", "--json",
+                 "--max-tokens", "4"]) == 0
+    assert json.loads(capsys.readouterr().out)["memories"] == ["facts"]
+
+
+def test_an_adapter_recorded_without_a_digest_is_damaged_when_cut_short(capsys, tiny_model_env,
+                                                                         tmp_path):
+    from memo_mlx.catalog import Catalog
+
+    weights = _taught(tmp_path, capsys)
+    with Catalog() as catalog:  # as recorded before digests were kept
+        catalog.db.execute("UPDATE adapters SET digest = NULL")
+    assert (_status(capsys)["state"], _status(capsys)["damaged"]) == ("ready", False)
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[: len(whole) // 2])
+    memory = _status(capsys)
+    assert (memory["state"], memory["damage"]) == ("stale", "its adapter file is cut short or "
+                                                            "unreadable")
+    assert main(["ask", "Who designed the Hollow Bridge?", "--memory", "facts"]) == EXIT_FAILED
+    assert "memory 'facts' is damaged (its adapter file is cut short" in capsys.readouterr().err
+    with Catalog() as catalog, catalog.lock("teach-1"):  # a teach replacing it: not damage
+        memory = _status(capsys)
+        assert (memory["state"], memory["damaged"]) == ("teaching", False)
+    weights.unlink()
+    assert _status(capsys)["damage"] == "its adapter file is missing"
+    assert main(["teach", "--memory", "facts", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["strategy"] == "full"
+    memory = _status(capsys)
+    assert (memory["state"], memory["damaged"]) == ("ready", False)
