@@ -479,13 +479,19 @@ class Catalog:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
 
     @contextmanager
-    def lock(self, name: str) -> Iterator[None]:
+    def lock(self, name: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
         """A lock across processes and threads (flock on a file beside the catalog): one scan
-        of a memory at a time, whoever runs it (the app, `memo scan`, a watcher)."""
+        of a memory at a time, whoever runs it (the app, `memo scan`, a watcher). When another
+        holds it, `on_wait()` is called once (to say so) before waiting for it."""
         folder = self.path.parent / "locks"
         folder.mkdir(exist_ok=True)
         with open(folder / f"{name}.lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield
             finally:

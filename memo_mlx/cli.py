@@ -177,6 +177,14 @@ def _end_line() -> None:
         _partial_line = False
 
 
+def _say_waiting(name: str) -> None:
+    """Another teach of the memory holds it: said once, on stderr even when not a terminal
+    (one line, and the only word for what may be minutes)."""
+    _end_line()
+    print(f"memo: waiting for another teach of {quoted(name)} to finish (^C to stop)",
+          file=sys.stderr, flush=True)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from .endpoint import EndpointError, configured_executive
     from .recall import Recall, damage, usable_adapter
@@ -507,7 +515,8 @@ def cmd_teach(args: argparse.Namespace) -> int:
             for memory in memories:
                 report = teach_memory(catalog, memory, runtime, chunker=chunker,
                                       generator=generator, settings=settings,
-                                      on_progress=partial(_teach_progress, memory.name))
+                                      on_progress=partial(_teach_progress, memory.name),
+                                      on_wait=partial(_say_waiting, memory.name))
                 _progress("\r\x1b[K", end="")
                 if args.json:
                     print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)

@@ -151,11 +151,13 @@ def teach_memory(
     training: TrainSettings | None = None,
     checkup: health.HealthSettings | None = None,
     on_progress: Callable[[TeachProgress], None] | None = None,
+    on_wait: Callable[[], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> TeachReport:
     """Scan, synthesize and train `memory` (see the module docstring), then measure what it
     recalls of each document. `runtime` is the `ModelRuntime` whose base model the adapter is
-    trained against."""
+    trained against. `on_wait()` is called once if another teach of the memory (another
+    process, the app) holds it: this one waits for it to finish."""
     settings = settings or TeachSettings.from_defaults()
     checkup = checkup or health.HealthSettings.from_defaults()
     training = training or train_settings()
@@ -167,7 +169,7 @@ def teach_memory(
     def tell(phase: str) -> Callable[[Any], None]:
         return lambda detail: on_progress(TeachProgress(phase, detail)) if on_progress else None
 
-    with catalog.lock(f"teach-{memory.id}"):
+    with catalog.lock(f"teach-{memory.id}", on_wait=on_wait):
         catalog.interrupted_runs(memory.id)
         report = TeachReport(scan=scan_memory(catalog, memory, chunker,
                                               on_progress=tell("scan"), cancel=cancel))

@@ -271,3 +271,37 @@ def test_two_connections_see_each_others_commits(tmp_path: Path):
             b.db.execute("PRAGMA busy_timeout = 0")
             with a.atomic(), b.atomic():
                 pass
+
+
+def test_a_held_lock_is_said_once_then_waited_for(tmp_path: Path):
+    """`lock(name, on_wait)`: free, no word; held (here by another thread, through its own open
+    file, as another process would), `on_wait` once, then it waits until the holder is done."""
+    import threading
+    import time
+
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with Catalog(tmp_path / "c.db") as other, other.lock("teach-1"):
+            held.set()
+            release.wait(30)
+            time.sleep(0.3)  # still held a moment after the waiter has spoken
+
+    said: list[float] = []
+    with Catalog(tmp_path / "c.db") as catalog:
+        with catalog.lock("teach-1", on_wait=lambda: said.append(time.monotonic())):
+            pass
+        assert said == []
+        thread = threading.Thread(target=holder)
+        thread.start()
+        assert held.wait(30)
+        assert catalog.is_locked("teach-1")
+
+        def on_wait() -> None:
+            said.append(time.monotonic())
+            release.set()
+
+        with catalog.lock("teach-1", on_wait=on_wait):
+            acquired = time.monotonic()
+        thread.join(30)
+    assert len(said) == 1 and acquired - said[0] >= 0.25  # it waited for the holder

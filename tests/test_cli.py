@@ -332,3 +332,37 @@ def test_an_adapter_recorded_without_a_digest_is_damaged_when_cut_short(capsys, 
     assert json.loads(capsys.readouterr().out)["strategy"] == "full"
     memory = _status(capsys)
     assert (memory["state"], memory["damaged"]) == ("ready", False)
+
+
+def test_a_second_teach_says_it_waits_for_the_first(capsys, tiny_model_env, tmp_path):
+    """Another process holds the memory's teach lock (as a teach under way does): `memo teach`
+    says so once, on stderr though it is not a terminal, and goes on when it is free."""
+    (tmp_path / "empty").mkdir()
+    assert main(["add", str(tmp_path / "empty"), "--no-scan"]) == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from memo_mlx.catalog import Catalog\n"
+         "with Catalog() as c, c.lock('teach-1'):\n"
+         "    print('held', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    teach = None
+    try:
+        assert holder.stdout.readline() == "held\n"
+        teach = subprocess.Popen([sys.executable, "-m", "memo_mlx.cli", "teach", "--memory",
+                                  "empty", "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said = teach.stderr.readline()  # while the lock is held: it is waiting
+        assert said == "memo: waiting for another teach of 'empty' to finish (^C to stop)\n"
+        assert teach.poll() is None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        out, err = teach.communicate(timeout=120)
+    finally:
+        for proc in (holder, teach):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert teach.returncode == 0, err
+    assert err == "" and json.loads(out)["memory"] == "empty"
+    capsys.readouterr()
+    assert main(["teach", "--memory", "empty", "--json"]) == 0  # free: not a word
+    assert capsys.readouterr().err == ""
