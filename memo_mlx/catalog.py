@@ -34,9 +34,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import unicodedata
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,7 +50,7 @@ import sqlite_utils
 
 from .errors import MemoError, quoted
 from .scoring import normalise
-from .settings import memo_home
+from .settings import memo_home, read_only
 
 CATALOG_FILE = "catalog.db"
 BUSY_TIMEOUT_MS = 30_000  # a scan in another process holds the write lock per document only
@@ -418,11 +420,17 @@ _PROBE_KINDS = ("direct", "entity")
 class Catalog:
     """The SQLite catalog; see the module docstring for its data model."""
 
-    def __init__(self, path: Path | str | None = None):
+    def __init__(self, path: Path | str | None = None, *, reads_only: bool = False):
+        """`reads_only`: the caller only reads (`memo status`, `memo ask`), so a catalog MeMo
+        cannot write (a read-only data folder) is opened read-only rather than refused."""
         self.path = Path(path) if path is not None else memo_home() / CATALOG_FILE
+        why = _unwritable(self.path)
+        if why is not None and not reads_only:
+            raise CatalogError(why)
+        self.read_only = why is not None
         try:
             # Used by one thread at a time, but it may be closed by another once that is done.
-            conn = sqlite3.connect(
+            conn = self._open_read_only() if self.read_only else sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
             )
         except sqlite3.Error as e:
@@ -430,14 +438,39 @@ class Catalog:
         self.db = sqlite_utils.Database(conn)
         try:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.db.enable_wal()
-            # NORMAL is durable against a killed process in WAL mode; FULL only adds power loss.
-            self.db.execute("PRAGMA synchronous = NORMAL")
+            if not self.read_only:
+                self.db.enable_wal()
+                # NORMAL is durable against a killed process in WAL mode; FULL only adds power
+                # loss.
+                self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            self._migrate(why)
         except sqlite3.DatabaseError as e:
             conn.close()
             raise CatalogError(f"{self.path}: the catalog is unreadable ({e})") from e
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """The catalog file opened for reading only: as SQLite's read-only mode where it can
+        share the WAL index (-shm) with writers, else as an immutable file (a read-only
+        folder where the index cannot be made). No file yet: an empty catalog, in memory."""
+        if not self.path.exists():
+            return sqlite3.connect(":memory:", check_same_thread=False)
+        uri = "file:" + urllib.parse.quote(str(self.path.absolute()))
+
+        def opened(mode: str) -> sqlite3.Connection:
+            conn = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   check_same_thread=False)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens it now
+            except sqlite3.Error:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            return opened("mode=ro")
+        except sqlite3.OperationalError:
+            return opened("immutable=1")
 
     def close(self) -> None:
         self.db.close()
@@ -464,7 +497,16 @@ class Catalog:
             raise
         self.db.execute("COMMIT")
 
-    def _migrate(self) -> None:
+    def _migrate(self, unwritable: str | None = None) -> None:
+        """Apply the migrations not applied yet; with `unwritable` (why the catalog cannot be
+        written), none may be missing, since none can be applied."""
+        if unwritable is not None and self.path.exists():
+            done = ({r[0] for r in self.db.execute("SELECT name FROM migrations")}
+                    if self.db["migrations"].exists() else set())
+            if any(name not in done for name, _ in MIGRATIONS):
+                raise CatalogError(f"the catalog {self.path} needs an update for this MeMo, "
+                                   f"which cannot be saved: {unwritable}")
+            return
         with self.atomic():
             self.db.table("migrations").create(
                 {"name": str, "applied_at": str}, pk="name", if_not_exists=True
@@ -502,7 +544,7 @@ class Catalog:
         path = self.path.parent / "locks" / f"{name}.lock"
         if not path.exists():
             return False
-        with open(path, "a") as f:
+        with open(path, "rb") as f:  # read: a read-only data folder can be asked too
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -1294,6 +1336,17 @@ def memory_state(memory: Memory, stats: MemoryStats, teaching: bool = False,
     if stats.untaught_chunks or stats.orphaned_reflections or stats.adapter is None or damaged:
         return "stale"
     return "ready"
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why MeMo cannot save to the catalog at `path` (its folder or the file is read-only), or
+    None. A folder that does not exist is left to fail as it does when opened."""
+    folder = path.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        return read_only(folder)
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"the catalog {path} is read-only: MeMo cannot save there"
+    return None
 
 
 def check_memory_name(name: str) -> str:

@@ -207,7 +207,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    with _catalog() as catalog:
+    with _catalog(reads_only=True) as catalog:
         if args.no_memory:
             memories: list[Memory] = []
         elif args.memory:
@@ -332,7 +332,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "blas": active_blas() if device == "cpu" else None,
     }
     home = str(memo_home())
-    with _catalog() as catalog:
+    with _catalog(reads_only=True) as catalog:
         memories = [memory_status(catalog, m) for m in catalog.memories()]
     if args.json:
         print(json.dumps({"model": model, "memories": memories, "home": home},
@@ -363,8 +363,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _catalog() -> Catalog:
-    return Catalog()
+def _catalog(reads_only: bool = False) -> Catalog:
+    """The catalog; `reads_only` for commands that only read: they work in a read-only data
+    folder, where the others are refused with what and where."""
+    return Catalog(reads_only=reads_only)
 
 
 def _selected(catalog: Catalog, name: str | None) -> list[Memory]:

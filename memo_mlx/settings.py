@@ -275,5 +275,8 @@ def keep_verdict(check: str, subject: str, verdict: tuple[bool, str]) -> None:
     except (OSError, ValueError):
         known = {}
     known[subject] = list(verdict)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(cache, json.dumps(known, indent=1))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(cache, json.dumps(known, indent=1))
+    except OSError:
+        pass  # a read-only data folder: the check is made again next time, no harm

@@ -366,3 +366,58 @@ def test_a_second_teach_says_it_waits_for_the_first(capsys, tiny_model_env, tmp_
     capsys.readouterr()
     assert main(["teach", "--memory", "empty", "--json"]) == 0  # free: not a word
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_a_read_only_data_folder_is_read_and_refuses_writes(capsys, tiny_model_env, tmp_path):
+    home = tmp_path / "memo-home"
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("The launch is on Friday.")
+    assert main(["add", str(tmp_path / "notes")]) == 0
+    capsys.readouterr()
+    home.chmod(0o555)
+    try:
+        assert main(["status", "--json"]) == 0  # what it reads, it reads
+        (memory,) = json.loads(capsys.readouterr().out)["memories"]
+        assert (memory["name"], memory["documents"]) == ("notes", 1)
+        assert main(["ask", "the hat", "--no-memory", "--max-tokens", "3"]) == 0
+        assert main(["ask", "the hat", "--memory", "notes"]) == EXIT_FAILED
+        assert "has not been taught yet" in capsys.readouterr().err
+        for argv in (["add", str(tmp_path / "notes")], ["scan"], ["teach"], ["off", "notes"],
+                     ["remove", str(tmp_path / "notes")]):
+            assert main(argv) == EXIT_FAILED, argv
+            assert capsys.readouterr().err == (f"memo: the data folder {home} is read-only: "
+                                               "MeMo cannot save there\n"), argv
+    finally:
+        home.chmod(0o755)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_a_read_only_catalog_is_never_migrated(capsys, monkeypatch, tmp_path):
+    """A catalog of an older MeMo needs migrations it cannot save: said, not attempted. One
+    not made yet reads as empty."""
+    from memo_mlx import catalog as catalog_module
+    from memo_mlx.catalog import MIGRATIONS, Catalog
+
+    home = tmp_path / "memo-home"
+    home.mkdir()
+    home.chmod(0o555)
+    try:
+        assert main(["status", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["memories"] == []
+        assert not (home / "catalog.db").exists()
+    finally:
+        home.chmod(0o755)
+    with monkeypatch.context() as m:
+        m.setattr(catalog_module, "MIGRATIONS", MIGRATIONS[:-1])
+        Catalog().close()
+    before = (home / "catalog.db").read_bytes()
+    home.chmod(0o555)
+    try:
+        assert main(["status"]) == EXIT_FAILED
+        assert capsys.readouterr().err == (
+            f"memo: the catalog {home / 'catalog.db'} needs an update for this MeMo, which "
+            f"cannot be saved: the data folder {home} is read-only: MeMo cannot save there\n")
+    finally:
+        home.chmod(0o755)
+    assert (home / "catalog.db").read_bytes() == before
