@@ -49,11 +49,17 @@ def state_line(status: dict[str, Any], live: TeachState | None) -> str:
         return f"Error: {live.error}"
     if live is not None and live.phase in PHASE_WORDS:
         words = PHASE_WORDS[live.phase]
+        eta = live.eta_seconds
         if live.phase == "training" and live.total:
-            eta = "" if live.eta_seconds is None else f" · {_duration(live.eta_seconds)} left"
-            return f"{words} {round(100 * live.done / live.total)}%{eta}"
+            if live.done == live.resumed_from:  # before the run's first step: its estimate
+                words = (f"Resuming at step {live.done} of {live.total}" if live.resumed_from
+                         else f"{words} {live.total} steps")
+                return words + ("" if eta is None else f" · {_about(eta)}")
+            return (f"{words} {live.total} steps · {round(100 * live.done / live.total)}%"
+                    + ("" if eta is None else f" · {_duration(eta)} left"))
         if live.total:
-            return f"{words} {min(live.done + 1, live.total)}/{live.total}"
+            return (f"{words} {min(live.done + 1, live.total)}/{live.total}"
+                    + ("" if eta is None else f" · {_duration(eta)} left"))
         return words
     state = shown_state(status)
     words = STATE_WORDS.get(state, state)
@@ -90,7 +96,18 @@ def _section(title: str, button: QToolButton) -> QHBoxLayout:
 
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}"
     return f"{seconds // 60}:{seconds % 60:02}" if seconds >= 60 else f"{seconds} s"
+
+
+def _about(seconds: float) -> str:
+    """An estimate made before any step was timed, as roughly as it is known."""
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
 
 
 def cut(text: str, most: int = 40) -> str:

@@ -29,6 +29,7 @@ import math
 import random
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -89,6 +90,7 @@ def train_settings() -> TrainSettings:
 class TeachProgress:
     phase: str  # "scan", "synthesis" or "training"
     detail: ScanProgress | SynthesisProgress | TrainProgress
+    eta_seconds: float | None = None  # the phase's time left, where there is a measure of it
 
 
 @dataclass
@@ -167,7 +169,18 @@ def teach_memory(
     cancel = cancel or threading.Event()
 
     def tell(phase: str) -> Callable[[Any], None]:
-        return lambda detail: on_progress(TeachProgress(phase, detail)) if on_progress else None
+        pace = _ChunkPace()
+
+        def told(detail: Any) -> None:
+            if on_progress is None:
+                return
+            if isinstance(detail, SynthesisProgress):
+                eta = pace.eta(detail.done, detail.total)
+            else:
+                eta = getattr(detail, "eta_seconds", None)
+            on_progress(TeachProgress(phase, detail, eta))
+
+        return told
 
     with catalog.lock(f"teach-{memory.id}", on_wait=on_wait):
         catalog.interrupted_runs(memory.id)
@@ -293,10 +306,12 @@ def _train(
         examples=len(examples), new_examples=len(plan.new),
     )
 
+    pace = seconds_per_token(catalog, base_name)
+
     def job(base: Any) -> TrainResult:
         return train_adapter(base.model, base.tokenizer, examples, target, settings=training,
                              run_key=run_key, init_adapter=plan.init, on_progress=on_progress,
-                             cancel=cancel)
+                             on_start=on_progress, seconds_per_token=pace, cancel=cancel)
 
     future = runtime.submit(job)
     try:
@@ -333,6 +348,35 @@ def _train(
     report.reflections_new = len(plan.new)
     report.reflections_total = len(catalog.reflections(memory.id))
     return run_id
+
+
+def seconds_per_token(catalog: Catalog, base_model: str, runs: int = 5) -> float | None:
+    """The pace of the last few finished training runs on this computer (of any memory, on
+    `base_model` where recorded): what a run's time is told by before its own steps are timed.
+    None before the first run."""
+    done = [r for m in catalog.memories() for r in catalog.runs(m.id)
+            if r["status"] == "done" and (r["seconds"] or 0) > 0 and (r["tokens"] or 0) > 0
+            and r["base_model"] in (None, base_model)]
+    recent = sorted(done, key=lambda r: r["finished_at"] or "")[-runs:]
+    if not recent:
+        return None
+    return sum(r["seconds"] for r in recent) / sum(r["tokens"] for r in recent)
+
+
+class _ChunkPace:
+    """Time left writing reflections, by the chunks finished so far (a chunk's first step
+    starts when the one before ends)."""
+
+    def __init__(self) -> None:
+        self._reached: dict[int, float] = {}
+
+    def eta(self, done: int, total: int) -> float | None:
+        now = time.perf_counter()
+        self._reached.setdefault(done, now)
+        if done < 1 or 0 not in self._reached:
+            return None
+        per_chunk = (self._reached[done] - self._reached[0]) / done
+        return max(per_chunk * (total - done) - (now - self._reached[done]), 0.0)
 
 
 def _digest(value: object) -> str:

@@ -55,10 +55,13 @@ class TeachState:
     phase: str  # one of WORKING or ENDS
     done: int = 0  # files read, chunks written, or training steps: of `total`
     total: int = 0
-    eta_seconds: float | None = None
+    eta_seconds: float | None = None  # the phase's time left; None: no measure of it yet
     detail: str = ""  # the file being read or written, or the training loss
     error: str | None = None  # phase "failed": what went wrong, in one line
     report: TeachReport | None = None  # phase "done"
+    # Phase "training": the step the run started at (> 0: resumed from a checkpoint). The
+    # first training state of a run has done == resumed_from, before any step.
+    resumed_from: int = 0
 
 
 @dataclass
@@ -286,11 +289,14 @@ class Teacher:
         if isinstance(d, ScanProgress):
             state = TeachState(memory_id, "reading", d.done, d.total, detail=d.path)
         elif isinstance(d, SynthesisProgress):
-            state = TeachState(memory_id, "writing", d.done, d.total, detail=d.path)
+            state = TeachState(memory_id, "writing", d.done, d.total, p.eta_seconds,
+                               detail=d.path)
         else:
             assert isinstance(d, TrainProgress)
-            state = TeachState(memory_id, "training", d.step, d.total_steps, d.eta_seconds,
-                               detail=f"loss {d.loss:.3f}")
+            started = d.step == d.resumed_from  # before the run's first step: no loss yet
+            state = TeachState(memory_id, "training", d.step, d.total_steps, p.eta_seconds,
+                               detail="" if started else f"loss {d.loss:.3f}",
+                               resumed_from=d.resumed_from)
         with self._cond:
             current = self._current
             if current is not None:
@@ -299,7 +305,8 @@ class Teacher:
         key = (memory_id, state.phase)
         now = time.monotonic()
         last = self._last_progress.get(key, 0.0)
-        if now - last < PROGRESS_INTERVAL and state.done < state.total:
+        first = state.phase == "training" and state.done == state.resumed_from
+        if now - last < PROGRESS_INTERVAL and state.done < state.total and not first:
             return
         self._last_progress[key] = now
         self._emit(state)

@@ -138,7 +138,8 @@ class TrainProgress:
     loss: float  # that step's mean loss per answer token
     tokens: int  # prompt + answer tokens processed so far in the run
     tokens_per_second: float  # in this call, by wall time
-    eta_seconds: float  # remaining steps at this call's mean step time
+    eta_seconds: float | None  # time left (see `Pace`); None: nothing to tell it by yet
+    resumed_from: int = 0  # the step this call began at (0 = a fresh run)
 
 
 @dataclass(frozen=True)
@@ -749,6 +750,48 @@ def _set_optimizer_state(optimizer: optim.Optimizer, saved: dict[str, mx.array])
 # --- training ---------------------------------------------------------------------------
 
 
+class Pace:
+    """How long the rest of a run will take, from how long its steps took.
+
+    The rate is seconds per token over the last `window` timed steps: batches differ in size,
+    and the tokens of the steps to come are known. The first `warmup` steps of a call are not
+    timed: they pay for starting up and once made the first estimate 2.4x the real time. Until
+    a step is timed, `prior` (seconds per token of earlier runs on this computer) stands in,
+    and after it counts as `prior_steps` steps; with no prior there is no estimate before a
+    timed step, rather than a wrong one.
+    """
+
+    def __init__(self, prior: float | None = None, *, warmup: int = 1, window: int = 32,
+                 prior_steps: float = 2.0):
+        self.prior = prior if prior is not None and prior > 0 else None
+        self.warmup = warmup
+        self.prior_steps = prior_steps
+        self._seen = 0
+        self._recent: deque[tuple[float, float]] = deque(maxlen=window)
+
+    def add(self, seconds: float, tokens: float) -> None:
+        """One step done, in `seconds`, over `tokens`."""
+        self._seen += 1
+        if self._seen > self.warmup and tokens > 0:
+            self._recent.append((seconds, tokens))
+
+    def rate(self) -> float | None:
+        """Seconds per token, or None when nothing tells it yet."""
+        if not self._recent:
+            return self.prior
+        seconds = sum(s for s, _ in self._recent)
+        tokens = sum(t for _, t in self._recent)
+        if self.prior is None:
+            return seconds / tokens
+        weight = self.prior_steps * tokens / len(self._recent)
+        return (seconds + self.prior * weight) / (tokens + weight)
+
+    def eta(self, tokens_left: float) -> float | None:
+        """Seconds for `tokens_left` more tokens."""
+        rate = self.rate()
+        return None if rate is None else rate * max(tokens_left, 0.0)
+
+
 @dataclass(frozen=True)
 class _Plan:
     """A run's data and schedule: what decides every step, and so what a resume must share."""
@@ -837,14 +880,19 @@ def train_adapter(
     run_key: str,
     init_adapter: Path | None = None,
     on_progress: Callable[[TrainProgress], None] | None = None,
+    on_start: Callable[[TrainProgress], None] | None = None,
+    seconds_per_token: float | None = None,
     cancel: threading.Event | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter on `examples` into `adapter_dir`; see the module docstring.
 
     Resumes from this run's checkpoint if there is one (same `run_key`, examples and
     settings); otherwise starts from `init_adapter`'s weights, if given, or a fresh LoRA.
-    Setting `cancel` stops between steps: the run is checkpointed and the result says
-    cancelled. The model is always left detached (the exact base).
+    `on_progress` hears of each step; `on_start` once before the first, with the step the
+    run starts at (`resumed_from`), its length and, given `seconds_per_token` (the pace of
+    earlier runs), an estimate of its time; its loss is NaN. Setting `cancel` stops between
+    steps: the run is checkpointed and the result says cancelled. The model is always left
+    detached (the exact base).
     """
     settings.check()
     began = time.perf_counter()
@@ -892,7 +940,8 @@ def train_adapter(
         return _run(
             model, optimizer, settings, plan, saved,
             adapter_dir=adapter_dir, run_key=run_key, config_doc=config_doc, began=began,
-            on_progress=on_progress, cancel=cancel,
+            on_progress=on_progress, on_start=on_start, pace=Pace(seconds_per_token),
+            cancel=cancel,
         )
     finally:
         detach_adapter(model)
@@ -911,6 +960,8 @@ def _run(
     config_doc: dict[str, Any],
     began: float,
     on_progress: Callable[[TrainProgress], None] | None,
+    on_start: Callable[[TrainProgress], None] | None,
+    pace: Pace,
     cancel: threading.Event | None,
 ) -> TrainResult:
     """The training loop, from step 0 or the checkpoint's step to the end or a cancel."""
@@ -947,7 +998,23 @@ def _run(
             {CONFIG_FILE: config_doc, _STATE_FILE: state},
         )
 
-    loop_start = time.perf_counter()
+    epoch_tokens = sum(real_tokens)
+
+    def tokens_left(order: list[int], order_epoch: int) -> int:
+        # From `step` on: the rest of this epoch (its order known), then whole epochs.
+        epoch, position = divmod(step, per_epoch)
+        rest = sum(real_tokens[b] for b in order[position:]) if epoch == order_epoch else 0
+        whole = total // per_epoch - epoch - (1 if epoch == order_epoch else 0)
+        return rest + whole * epoch_tokens
+
+    if on_start is not None:
+        first = start // per_epoch
+        left = tokens_left(_epoch_order(settings.seed, first, per_epoch), first)
+        on_start(TrainProgress(
+            step=start, total_steps=total, epoch=first + 1, loss=float("nan"), tokens=tokens,
+            tokens_per_second=0.0, eta_seconds=pace.eta(left), resumed_from=start,
+        ))
+    loop_start = lap = time.perf_counter()
     tokens_here = 0
     order: list[int] = []
     order_epoch = -1
@@ -965,8 +1032,12 @@ def _run(
         tokens += real_tokens[b]
         tokens_here += real_tokens[b]
         recent.append((loss * answer_tokens[b], answer_tokens[b]))
+        # Step start to step start: a checkpoint or a slow listener is part of the pace.
+        now = time.perf_counter()
+        pace.add(now - lap, real_tokens[b])
+        lap = now
         if on_progress is not None:
-            elapsed = time.perf_counter() - loop_start
+            elapsed = now - loop_start
             on_progress(
                 TrainProgress(
                     step=step,
@@ -975,7 +1046,8 @@ def _run(
                     loss=loss,
                     tokens=tokens,
                     tokens_per_second=tokens_here / elapsed if elapsed > 0 else 0.0,
-                    eta_seconds=elapsed / (step - start) * (total - step),
+                    eta_seconds=pace.eta(tokens_left(order, order_epoch)),
+                    resumed_from=start,
                 )
             )
         if settings.checkpoint_every and step % settings.checkpoint_every == 0 and step < total:

@@ -496,8 +496,9 @@ def train_bundled(squad_path: Path, out: Path, epochs: int,
 
     def progress(p: Any) -> None:
         if p.step % 20 == 0 or p.step == p.total_steps:
+            eta = "?" if p.eta_seconds is None else f"{p.eta_seconds / 60:.0f}"
             print(f"step {p.step}/{p.total_steps} epoch {p.epoch} loss {p.loss:.3f} "
-                  f"{p.tokens_per_second:.0f} tok/s eta {p.eta_seconds / 60:.0f} min", flush=True)
+                  f"{p.tokens_per_second:.0f} tok/s eta {eta} min", flush=True)
 
     with ModelRuntime(None) as runtime:
         source = runtime.loaded.result().source

@@ -3,10 +3,12 @@ reflections, training, strategies, forgetting, edits, runs recorded, a killed te
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,13 @@ from memo_mlx.cli import main
 from memo_mlx.health import HealthSettings
 from memo_mlx.ingest import add_paths
 from memo_mlx.runtime import ModelRuntime
-from memo_mlx.teach import TeachProgress, TeachSettings, adapter_dir, teach_memory
+from memo_mlx.teach import (
+    TeachProgress,
+    TeachSettings,
+    adapter_dir,
+    seconds_per_token,
+    teach_memory,
+)
 from tiny import FAST_TEACHING
 
 
@@ -314,3 +322,66 @@ def test_a_new_base_model_retrains_and_is_not_consulted_before(folder, runtime, 
             again = teach(catalog, new_base)  # nothing new in the folder, but a new base
             assert again.strategy == "full" and again.training is not None
             assert usable_adapter(catalog, memory, base)[0] is not None
+
+
+# --- resuming said, the time told (#18) -----------------------------------------------------
+
+
+class Tty(io.StringIO):
+    """A terminal's stderr: the CLI shows progress only to one."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_resumed_teach_says_where_it_goes_on(folder, tiny_model_env, capsys, monkeypatch):
+    stop = threading.Event()
+
+    def cancel_at_step_2(p: TeachProgress) -> None:
+        if p.phase == "training" and p.detail.step == 2:
+            stop.set()
+
+    with Catalog() as catalog:
+        memory = add_paths(catalog, [folder], None)
+        with ModelRuntime() as runtime:
+            first = teach_memory(catalog, memory, runtime, chunker=Chunker(),
+                                 on_progress=cancel_at_step_2, cancel=stop)
+        assert first.cancelled and first.training and first.training.steps == 2
+    stderr = Tty()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    assert main(["teach"]) == 0
+    with Catalog() as catalog:
+        run = catalog.runs(memory.id)[-1]
+    assert run["status"] == "done" and run["steps"] > 2
+    said = stderr.getvalue().split("\r\x1b[K")
+    assert f"Resuming 'facts' at step 2 of {run['steps']}\n" in said  # a line of its own
+    assert f"Training {run['steps']} steps" in said  # no earlier finished run: no estimate
+    assert "(resumed at step 2)" in capsys.readouterr().out
+
+
+def test_the_time_of_training_is_told_by_earlier_runs(folder, runtime):
+    with Catalog() as catalog:
+        add_paths(catalog, [folder], None)
+        memory = catalog.memories()[0]
+        base = str(runtime.loaded.result().source.location)
+        assert seconds_per_token(catalog, base) is None
+        seen: list[TeachProgress] = []
+        teach(catalog, runtime, on_progress=seen.append)
+        start = next(p for p in seen if p.phase == "training")
+        assert start.detail.step == 0 and start.eta_seconds is None  # nothing to tell it by
+        # Writing reflections: after the first chunk, by the chunks' pace.
+        writing = [p for p in seen if p.phase == "synthesis"]
+        assert all((p.eta_seconds is None) == (p.detail.done == 0) for p in writing)
+        (run,) = catalog.runs(memory.id)
+        pace = run["seconds"] / run["tokens"]
+        assert seconds_per_token(catalog, base) == pytest.approx(pace)
+        assert seconds_per_token(catalog, "another model") is None
+
+        (folder / "lantern.md").write_text("# Lantern Night\n\nThe Lantern Night of Port "
+                                           "Aldren is held every October since 1952.\n")
+        seen.clear()
+        again = teach(catalog, runtime, on_progress=seen.append)
+        assert again.training is not None and again.training.resumed_from == 0
+        start = next(p for p in seen if p.phase == "training")
+        assert start.detail.step == 0 and start.detail.total_steps == again.training.steps
+        assert start.eta_seconds == pytest.approx(pace * again.training.tokens)

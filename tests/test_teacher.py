@@ -132,6 +132,10 @@ def test_pause_stops_and_keeps_the_memory_out_until_resumed(runtime, tmp_path):
         teacher.resume(memory_id)
         done = states.wait(memory_id, "done", after=mark)
         assert done.report and done.report.training and done.report.training.resumed_from >= 3
+        # The card's first word of it: where the training goes on, before its next step.
+        first = next(s for s in states.seen[mark:] if s.phase == "training")
+        assert first.done == first.resumed_from == done.report.training.resumed_from
+        assert first.total == done.report.training.steps
     finally:
         teacher.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import signal
 import subprocess
@@ -450,3 +451,90 @@ def test_settings_from_dict_ignore_unknown_keys_and_are_checked():
     assert s.rank == 4 and s.keys == ("self_attn.q_proj",)
     with pytest.raises(TrainingError, match="rank"):
         TrainSettings(rank=0).check()
+
+
+# --- the time left (#18) ----------------------------------------------------------------
+
+
+def run_pace(pace: training.Pace, steps: list[tuple[float, float]]) -> list[float | None]:
+    """The estimates a run of (seconds, tokens) steps gets after each step."""
+    out = []
+    for i, (seconds, tokens) in enumerate(steps):
+        pace.add(seconds, tokens)
+        out.append(pace.eta(sum(t for _, t in steps[i + 1:])))
+    return out
+
+
+def test_a_slow_first_step_does_not_make_the_estimate():
+    """The first step pays for warming up (2.4x the real time in the first estimate it once
+    made): left out, the estimate after the second step is the rest of the run's time."""
+    steps = [(10.0, 100.0)] + [(4.0, 100.0)] * 161
+    etas = run_pace(training.Pace(), steps)
+    assert etas[0] is None  # one step, the warm-up: nothing to tell by, so no number
+    real = sum(s for s, _ in steps[2:])
+    assert etas[1] == pytest.approx(real)
+    assert etas[-1] == 0.0
+
+
+def test_the_rate_is_per_token_over_recent_steps():
+    # Steps of two sizes at one pace per token: a short step says nothing wrong of long ones.
+    steps = [(1.0, 50.0), (1.0, 50.0)] + [(4.0, 200.0), (1.0, 50.0)] * 20
+    etas = run_pace(training.Pace(), steps)
+    for i, eta in enumerate(etas[1:], start=1):
+        assert eta == pytest.approx(sum(s for s, _ in steps[i + 1:]))
+    # The pace changed (the computer got busy): the window follows it.
+    pace = training.Pace(window=8)
+    run_pace(pace, [(1.0, 100.0)] * 20 + [(3.0, 100.0)] * 8)
+    assert pace.rate() == pytest.approx(0.03)
+
+
+def test_an_earlier_runs_pace_stands_in_until_steps_are_timed():
+    pace = training.Pace(prior=0.02)
+    assert pace.eta(1000) == pytest.approx(20.0)  # before any step: the earlier runs' pace
+    pace.add(9.0, 100)  # the warm-up: still the prior
+    assert pace.eta(1000) == pytest.approx(20.0)
+    pace.add(1.0, 100)  # one timed step at 0.01 s a token counts against two of the prior's
+    assert pace.rate() == pytest.approx((1.0 + 0.02 * 200) / 300)
+    for _ in range(30):
+        pace.add(1.0, 100)
+    assert pace.rate() == pytest.approx((31 + 0.02 * 200) / 3300)
+    assert training.Pace(prior=0.0).eta(100) is None  # a prior of nothing is no prior
+
+
+def test_the_start_tells_the_run_and_the_tokens_left(base: BaseModel, tmp_path, monkeypatch):
+    """`on_start` comes once, before the first step; with the pace fixed at the prior, each
+    estimate is exactly the prior times the tokens of the steps still to come."""
+
+    class Fixed(training.Pace):
+        def add(self, seconds: float, tokens: float) -> None:
+            pass
+
+    monkeypatch.setattr(training, "Pace", Fixed)
+    starts: list[TrainProgress] = []
+    seen: list[TrainProgress] = []
+    stop = threading.Event()
+
+    def on_progress(p: TrainProgress) -> None:
+        seen.append(p)
+        if p.step == 3:
+            stop.set()
+
+    settings = replace(FAST, batch_size=3)
+    kwargs = dict(settings=settings, run_key="eta", seconds_per_token=0.5,
+                  on_start=starts.append)
+    first = train_adapter(base.model, base.tokenizer, EXAMPLES, tmp_path / "m",
+                          on_progress=on_progress, cancel=stop, **kwargs)
+    assert first.cancelled and len(starts) == 1 and len(seen) == 3
+    stop.clear()
+    done = train_adapter(base.model, base.tokenizer, EXAMPLES, tmp_path / "m",
+                         on_progress=seen.append, **kwargs)
+    assert len(starts) == 2 and done.resumed_from == 3
+    fresh, resumed = starts
+    assert (fresh.step, fresh.resumed_from, fresh.tokens) == (0, 0, 0)
+    assert fresh.eta_seconds == pytest.approx(0.5 * done.tokens)
+    assert (resumed.step, resumed.resumed_from, resumed.tokens) == (3, 3, seen[2].tokens)
+    assert resumed.total_steps == done.steps and math.isnan(resumed.loss)
+    assert resumed.eta_seconds == pytest.approx(0.5 * (done.tokens - resumed.tokens))
+    assert [p.resumed_from for p in seen] == [0] * 3 + [3] * (done.steps - 3)
+    for p in seen:
+        assert p.eta_seconds == pytest.approx(0.5 * (done.tokens - p.tokens))
