@@ -126,17 +126,15 @@ class ChatPane(QWidget):
                 self.switches_row.insertWidget(index, switch)
             # Switchable while it learns more: it answers with its adapter until the new one
             # is done. Only a memory that has never been taught has nothing to consult.
-            taught = self.engine.taught(memory)
+            why_not = self.engine.unusable(memory)
             switch.setText(memory.name)
             switch.blockSignals(True)
             switch.setChecked(memory.enabled)
             switch.blockSignals(False)
-            switch.setEnabled(taught)
-            switch.setToolTip(
+            switch.setEnabled(not why_not)
+            switch.setToolTip(why_not or (
                 f"On: the next questions consult '{memory.name}'. The switch is MeMo's own: "
-                "`memo ask` and `memo status` follow it too." if taught
-                else f"'{memory.name}' has not learned anything yet: it can be switched on "
-                     "once its first teach is done")
+                "`memo ask` and `memo status` follow it too."))
         self.no_memories.setVisible(not memories)
 
     def _switched(self, memory_id: int, on: bool) -> None:

@@ -17,8 +17,9 @@ from PySide6.QtCore import QObject, Signal
 
 from memo_mlx.catalog import Catalog, Memory
 from memo_mlx.endpoint import EndpointError, configured_executive
+from memo_mlx.errors import cut
 from memo_mlx.ingest import add_paths
-from memo_mlx.recall import Answer, Recall, usable_adapter
+from memo_mlx.recall import Answer, Recall, damage, usable_adapter
 from memo_mlx.runtime import ModelRuntime
 from memo_mlx.teacher import Teacher, TeachState
 
@@ -147,12 +148,22 @@ class EngineBridge(QObject):
     def memories(self) -> list[Memory]:
         return self.catalog.memories()
 
-    def taught(self, memory: Memory) -> bool:
-        """Whether the memory can be consulted: taught, on the loaded base model."""
+    def unusable(self, memory: Memory) -> str:
+        """Why the memory cannot be consulted now, in the window's words; "" when it can
+        (taught, on the loaded base model, its adapter as it was saved)."""
         if self.runtime is None or not self.ready:
-            return False
+            return "The model is still loading"
         base = str(self.runtime.loaded.result().source.location)
-        return usable_adapter(self.catalog, memory, base)[0] is not None
+        if usable_adapter(self.catalog, memory, base)[0] is not None:
+            return ""
+        name = f"'{cut(memory.name)}'"
+        if self.catalog.adapter(memory.id) is None:
+            return (f"{name} has not learned anything yet: it can be switched on once its "
+                    "first teach is done")
+        if (why := damage(self.catalog, memory)) is not None:
+            return f"{name} is damaged ({why}): choose Re-teach from Scratch in its … menu"
+        return (f"{name} was taught on another base model: it is taught again on this one at "
+                "its next teach (Teach Now in its … menu)")
 
     def close(self) -> None:
         """Stop answering and teaching; a teach under way leaves a checkpoint to resume."""

@@ -26,12 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from memo_mlx.catalog import Chat, Memory
+from memo_mlx.errors import cut
 from memo_mlx.status import shown_state
 from memo_mlx.teacher import TeachState
 
 PHASE_WORDS = {"queued": "Waiting to learn", "reading": "Reading files",
                "writing": "Writing reflections", "training": "Training"}
 STATE_WORDS = {"empty": "Empty: drop a folder here", "untaught": "Not taught yet",
+               "damaged": "Damaged: needs Re-teach from Scratch",
                "stale": "Has new text to learn",
                "teaching": "Being taught elsewhere", "ready": "Ready", "error": "Error"}
 
@@ -108,11 +110,6 @@ def _about(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"about {round(seconds / 60)} min"
     return f"about {seconds / 3600:.1f} h"
-
-
-def cut(text: str, most: int = 40) -> str:
-    """A name short enough for a line of the card (a long word cannot wrap)."""
-    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

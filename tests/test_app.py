@@ -644,3 +644,27 @@ def test_a_data_folder_it_cannot_use_is_said_in_a_window(tmp_path, monkeypatch, 
             home.chmod(0o755)
     assert done.returncode == 1, done.stderr
     assert done.stdout == said + "\n", done.stderr
+
+
+def test_a_damaged_memory_says_so_and_cannot_be_switched_on(qtbot, home, tmp_path):
+    folder = tmp_path / "bridges"
+    folder.mkdir()
+    (folder / "bridge.md").write_text(NOTES["bridge.md"])
+    win = open_window(qtbot)
+    phases: list[str] = []
+    win.engine.teach_state.connect(lambda s: phases.append(s.phase))
+    drop(win, [folder])
+    qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
+    memory = win.engine.catalog.memory("bridges")
+    switch = win.chat.switches[memory.id]
+    qtbot.waitUntil(switch.isEnabled, timeout=5_000)
+    weights = Path(win.engine.catalog.adapter(memory.id)["path"]) / "adapters.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-64:] = b"\xff" * 64  # bytes overwritten inside the tensors
+    weights.write_bytes(bytes(data))
+    win.refresh()
+    card = win.sidebar.cards[memory.id]
+    assert card.state.text() == "Damaged: needs Re-teach from Scratch"
+    assert not switch.isEnabled() and "is damaged" in switch.toolTip()
+    assert "Re-teach from Scratch" in switch.toolTip()
+    win.close()
