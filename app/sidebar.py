@@ -49,6 +49,8 @@ def state_line(status: dict[str, Any], live: TeachState | None) -> str:
         return "Paused"
     if live is not None and live.phase == "failed":
         return f"Error: {live.error}"
+    if live is not None and live.phase == "queued" and live.detail:
+        return f"Waiting: {live.detail}"
     if live is not None and live.phase in PHASE_WORDS:
         words = PHASE_WORDS[live.phase]
         eta = live.eta_seconds

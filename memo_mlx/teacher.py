@@ -46,6 +46,8 @@ CLOSE_TIMEOUT = 120.0  # a teach stops at its next step or chunk; a real-model c
 
 # Phases, in the order a teach goes through them; then one of the ends.
 WORKING = ("queued", "reading", "writing", "training")
+# A queued state's detail while another process (`memo teach`) teaches the memory.
+ELSEWHERE = "another teach of this memory is under way (memo teach?)"
 ENDS = ("done", "cancelled", "paused", "failed", "removed")
 
 
@@ -272,6 +274,7 @@ class Teacher:
                 catalog, memory, self.runtime, chunker=self._chunker,
                 generator=configured_generator(self.runtime),
                 on_progress=lambda p: self._progress(memory_id, p), cancel=current.cancel,
+                on_wait=lambda: self._emit(TeachState(memory_id, "queued", detail=ELSEWHERE)),
             )
         except MemoError as e:
             self._emit(TeachState(memory_id, "failed", error=str(e)))

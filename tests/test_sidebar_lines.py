@@ -46,3 +46,10 @@ def test_writing_reflections_tells_the_time_left_once_a_chunk_is_done():
     assert line(phase="writing", done=0, total=3) == "Writing reflections 1/3"
     assert line(phase="writing", done=1, total=3, eta_seconds=62) == (
         "Writing reflections 2/3 · 1:02 left")
+
+
+def test_a_teach_elsewhere_is_what_it_waits_for():
+    from memo_mlx.teacher import ELSEWHERE
+
+    assert line(phase="queued", detail=ELSEWHERE) == f"Waiting: {ELSEWHERE}"
+    assert line(phase="queued") == "Waiting to learn"

@@ -14,7 +14,7 @@ from memo_mlx.ingest import add_paths
 from memo_mlx.runtime import ModelRuntime
 from memo_mlx.settings import memo_home
 from memo_mlx.teach import adapter_dir
-from memo_mlx.teacher import Teacher, TeachState
+from memo_mlx.teacher import ELSEWHERE, Teacher, TeachState
 from memo_mlx.training import checkpoint_dir
 
 SETTINGS = """
@@ -235,4 +235,35 @@ def test_retrain_and_remove(runtime, tmp_path):
         assert not folder.exists()
         assert (tmp_path / "notes" / "bridge.md").exists()  # the user's files are untouched
     finally:
+        teacher.close()
+
+
+def test_a_teach_elsewhere_is_said_and_waited_for(runtime, tmp_path):
+    """`memo teach` holds the memory (another process: here the same real file lock taken by
+    another thread): the teacher says it waits for it, then teaches once it is done."""
+    memory_id = folder_memory(tmp_path, "notes")
+    states = States()
+    held, release = threading.Event(), threading.Event()
+
+    def other_teach() -> None:
+        with Catalog() as catalog, catalog.lock(f"teach-{memory_id}"):
+            held.set()
+            release.wait(60)
+
+    other = threading.Thread(target=other_teach)
+    other.start()
+    teacher = Teacher(runtime, states, watch=False)
+    try:
+        assert held.wait(10)
+        teacher.request(memory_id)
+        waiting = states.wait(memory_id, "queued")
+        while not waiting.detail:
+            waiting = states.wait(memory_id, "queued", after=states.seen.index(waiting) + 1)
+        assert waiting.detail == ELSEWHERE
+        assert "done" not in states.phases(memory_id)
+        release.set()
+        states.wait(memory_id, "done")
+    finally:
+        release.set()
+        other.join()
         teacher.close()
