@@ -312,6 +312,10 @@ class Sidebar(QWidget):
         self.new_chat.setToolTip("New chat")
         self.new_chat.clicked.connect(self.new_chat_requested)
         self.chats = QListWidget()
+        # A long title is cut with "…", never scrolled sideways: its date stays in sight.
+        self.chats.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.chats.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.chats.setWordWrap(False)
         self.chats.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.chats.itemClicked.connect(
             lambda item: self.chat_selected.emit(item.data(Qt.ItemDataRole.UserRole)))
@@ -352,7 +356,7 @@ class Sidebar(QWidget):
         self.chats.blockSignals(True)
         self.chats.clear()
         for chat in chats:
-            item = QListWidgetItem(f"{chat.title}  ·  {when(chat.updated_at)}")
+            item = QListWidgetItem(f"{chat.title}\n{when(chat.updated_at)}")
             item.setData(Qt.ItemDataRole.UserRole, chat.id)
             local = datetime.fromisoformat(chat.updated_at).astimezone()
             item.setToolTip(f"{chat.title}\nlast used {local:%Y-%m-%d %H:%M}")
