@@ -24,12 +24,14 @@ from PySide6.QtWidgets import (
 
 from app.engine import EngineBridge
 from memo_mlx.catalog import Memory
+from memo_mlx.errors import cut
 from memo_mlx.recall import LOCAL, Answer
 from memo_mlx.scoring import says_unknown
 
 # The turns of the chat the base model sees when it answers itself: a small model's context
 # (SmolLM2: 8k tokens) holds a few exchanges with room for the answer.
 HISTORY_MESSAGES = 8
+SWITCH_CHARS = 32  # a switch's label: several fit above the input; the tooltip names it whole
 STAGE_WORDS = {"direct": "asked", "grounding": "split", "entity": "who/what", "seek": "asked",
                "memory": "asked", "retrieval": "found", "check": "checked against the passages",
                "read": "read", "synthesis": "answered", "executive": "could not answer"}
@@ -114,6 +116,7 @@ class ChatPane(QWidget):
     def show_switches(self, memories: list[Memory]) -> None:
         """One switch per memory, on if the memory is; a memory not taught yet cannot be
         consulted, so its switch waits, greyed."""
+        before = {m.id for m in self.chosen()}
         for memory_id in [i for i in self.switches if i not in {m.id for m in memories}]:
             self.switches.pop(memory_id).deleteLater()
         for index, memory in enumerate(memories):
@@ -127,15 +130,18 @@ class ChatPane(QWidget):
             # Switchable while it learns more: it answers with its adapter until the new one
             # is done. Only a memory that has never been taught has nothing to consult.
             why_not = self.engine.unusable(memory)
-            switch.setText(memory.name)
+            switch.setText(cut(memory.name, SWITCH_CHARS))
             switch.blockSignals(True)
-            switch.setChecked(memory.enabled)
+            # Shown on only when it can be consulted: a greyed tick would read as "on".
+            switch.setChecked(memory.enabled and not why_not)
             switch.blockSignals(False)
             switch.setEnabled(not why_not)
             switch.setToolTip(why_not or (
                 f"On: the next questions consult '{memory.name}'. The switch is MeMo's own: "
                 "`memo ask` and `memo status` follow it too."))
         self.no_memories.setVisible(not memories)
+        if {m.id for m in self.chosen()} != before and not self.engine.busy:
+            self._render()  # the line saying which memories answer next
 
     def _switched(self, memory_id: int, on: bool) -> None:
         self.engine.catalog.set_enabled(memory_id, on)
@@ -145,7 +151,7 @@ class ChatPane(QWidget):
     def chosen(self) -> list[Memory]:
         """The memories the next question consults: switched on and taught."""
         on = {i for i, s in self.switches.items() if s.isChecked() and s.isEnabled()}
-        return [m for m in self.engine.memories() if m.id in on]
+        return [m for m in self.engine.memories() if m.id in on] if on else []
 
     # --- chats ------------------------------------------------------------------------------
 
@@ -268,7 +274,9 @@ class ChatPane(QWidget):
                 parts.append(self._support(e))
                 if e.get("trace") or e.get("sources"):
                     parts.append(self._trace(index, e))
-        if self.entries[-1]["role"] != "user" and last is not None and set(now) != set(last):
+        # Until the model has loaded no switch can be on yet: nothing to say of them.
+        if (self.engine.ready and self.entries[-1]["role"] != "user" and last is not None
+                and set(now) != set(last)):
             parts.append(self._notice(memories_now(now) + " — from the next question"))
         self.transcript.setHtml("".join(parts))
         self.transcript.moveCursor(QTextCursor.MoveOperation.End)

@@ -17,7 +17,6 @@ from PySide6.QtCore import QObject, Signal
 
 from memo_mlx.catalog import Catalog, Memory
 from memo_mlx.endpoint import EndpointError, configured_executive
-from memo_mlx.errors import cut
 from memo_mlx.ingest import add_paths
 from memo_mlx.recall import Answer, Recall, damage, usable_adapter
 from memo_mlx.runtime import ModelRuntime
@@ -156,7 +155,7 @@ class EngineBridge(QObject):
         base = str(self.runtime.loaded.result().source.location)
         if usable_adapter(self.catalog, memory, base)[0] is not None:
             return ""
-        name = f"'{cut(memory.name)}'"
+        name = f"'{memory.name}'"  # whole: a tooltip has room for a name's 100 characters
         if self.catalog.adapter(memory.id) is None:
             return (f"{name} has not learned anything yet: it can be switched on once its "
                     "first teach is done")

@@ -357,7 +357,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             r = m["recall"]
             weak = [d["path"] for d in r["documents"] if d["score"] < 0.5]
             print(f"    recalls {r['right']}/{r['asked']} held-out questions"
-                  + (f"; not learned yet: {len(weak)} files" if weak else ""))
+                  + (f"; not learned yet: {len(weak)} file{'s' if len(weak) != 1 else ''}"
+                     if weak else ""))
         for folder in m["folders"]:
             print(f"    {folder}" + ("  (missing)" if folder in m["missing"] else ""))
     return 0

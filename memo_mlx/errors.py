@@ -13,9 +13,9 @@ class UsageError(MemoError):
     exits with EXIT_USAGE for it."""
 
 
-def cut(name: str) -> str:
-    """A name cut to NAME_CHARS characters, with "…" when it was longer."""
-    return name if len(name) <= NAME_CHARS else name[:NAME_CHARS] + "…"
+def cut(name: str, most: int = NAME_CHARS) -> str:
+    """A name cut to `most` characters, with "…" when it was longer."""
+    return name if len(name) <= most else name[:most] + "…"
 
 
 def quoted(name: str) -> str:

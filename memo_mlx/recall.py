@@ -334,10 +334,11 @@ class Recall:
         if context is None:
             return
         reserve = max(self.settings.answer_tokens, self.settings.memory_tokens)
-        most = f"this model reads at most {context:,}, with {reserve:,} kept for the answer"
+        most = (f"this model reads at most {context:,} tokens, {reserve:,} of them kept for "
+                "the answer")
         for q in questions:
             if len(q) > (context - reserve) * CHARS_PER_TOKEN:
-                raise QuestionTooLong(f"the question is {len(q):,} characters; {most} tokens: "
+                raise QuestionTooLong(f"the question is {len(q):,} characters, more than {most}: "
                                       "shorten it")
         for n in self.runtime.prompt_tokens([user(q) for q in questions]).result():
             if n + reserve > context:

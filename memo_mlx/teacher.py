@@ -207,13 +207,15 @@ class Teacher:
                 self._drop(job.memory_id)
             elif any(j.memory_id == job.memory_id for j in self._jobs):
                 return
+            if job.kind == "teach":
+                # Said before the worker can take the job: said after, it could follow the
+                # teach's "done", and the card would wait for a teach that already ended.
+                self._emit(TeachState(job.memory_id, "queued"))
             self._jobs.append(job)
             current = self._current
             if cancel_current and current and current.memory_id == job.memory_id:
                 current.cancel.set()
             self._cond.notify_all()
-        if job.kind == "teach":
-            self._emit(TeachState(job.memory_id, "queued"))
 
     def _drop(self, memory_id: int) -> None:
         self._jobs = deque(j for j in self._jobs if j.memory_id != memory_id)

@@ -344,6 +344,11 @@ def test_plus_drop_on_a_card_rename_and_remove(qtbot, home, tmp_path, monkeypatc
     win._rename(memory)
     assert win.sidebar.cards[memory.id].title.text() == "Letters home"
     assert win.chat.switches[memory.id].text() == "Letters home"
+    long_name = "Letters home from the years in Port Aldren, kept by my grandmother Mara"
+    monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: (long_name, True))
+    win._rename(memory)
+    switch = win.chat.switches[memory.id]
+    assert switch.text() == long_name[:32] + "…" and long_name in switch.toolTip()
 
     removed: list = []
     win.engine.teach_state.connect(lambda s: s.phase == "removed" and removed.append(s))
@@ -547,6 +552,14 @@ def test_switching_a_memory_off_mid_chat_is_said_and_keeps_its_answers_out(qtbot
     assert switch.isEnabled()
     qtbot.waitUntil(lambda: "done" in phases[mark:], timeout=120_000)
     win.close()
+
+    # Reopened, the chat's last reply and the switches agree: nothing to say of them (the
+    # chat is drawn before the model loads, when no switch can be on yet).
+    again = open_window(qtbot)
+    qtbot.waitUntil(again.chat.switches[memory.id].isChecked, timeout=5_000)
+    assert "Memories now: bridges" in again.chat.transcript.toPlainText()
+    assert "from the next question" not in again.chat.transcript.toPlainText()
+    again.close()
 
 
 def test_history_leaves_out_what_switched_off_memories_said():

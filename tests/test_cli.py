@@ -224,20 +224,16 @@ def test_a_data_folder_that_is_a_file_is_said_in_one_line(capsys, monkeypatch, t
 def test_a_question_too_long_for_the_model_is_refused_before_any_answer(capsys, tiny_model_env):
     """The tiny model reads 512 tokens: a question of more is refused with the limit (rc 2),
     a page of text at once by its characters; one that fits is answered."""
-    import time
-
-    began = time.perf_counter()
     assert main(["ask", "the hat " * 200, "--no-memory", "--max-tokens", "40"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith("memo: the question is ") and err.count("\n") == 1
-    assert err.endswith(" tokens; this model reads at most 512, with 40 kept for the answer: "
-                        "shorten it\n")
+    assert err.endswith(" tokens; this model reads at most 512 tokens, 40 of them kept for the "
+                        "answer: shorten it\n")
     assert int(err.split()[4].replace(",", "")) + 40 > 512
     assert main(["ask", "x" * 100_000, "--no-memory", "--json"]) == EXIT_USAGE
-    assert capsys.readouterr().err == ("memo: the question is 100,000 characters; this model "
-                                       "reads at most 512, with 160 kept for the answer tokens: "
-                                       "shorten it\n")
-    assert time.perf_counter() - began < 60
+    assert capsys.readouterr().err == ("memo: the question is 100,000 characters, more than this "
+                                       "model reads at most 512 tokens, 160 of them kept for the "
+                                       "answer: shorten it\n")
     assert main(["ask", "the hat " * 20, "--no-memory", "--max-tokens", "4"]) == 0
 
 

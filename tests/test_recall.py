@@ -592,8 +592,8 @@ def test_a_question_that_does_not_fit_is_refused_before_any_generation(recall):
     assert recall.ask(fits, memories(recall, "facts"), mode="direct").trace
     for mode in ("direct", "combined", "rag"):
         with pytest.raises(QuestionTooLong, match=rf"^the question is {tokens(high)} tokens; "
-                                                  "this model reads at most 512, with 12 kept "
-                                                  "for the answer: shorten it$"):
+                                                  "this model reads at most 512 tokens, 12 of "
+                                                  "them kept for the answer: shorten it$"):
             recall.ask(too_long, memories(recall, "facts"), mode=mode)
     with pytest.raises(QuestionTooLong):
         recall.ask(too_long, [])

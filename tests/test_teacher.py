@@ -267,3 +267,26 @@ def test_a_teach_elsewhere_is_said_and_waited_for(runtime, tmp_path):
         release.set()
         other.join()
         teacher.close()
+
+
+def test_queued_is_said_before_the_teach_it_announces(runtime, tmp_path):
+    """A listener slow to take "queued" still hears it before the teach's own states: said
+    after, it could follow "done", and the card would wait for a teach that had ended."""
+    memory_id = folder_memory(tmp_path, "notes")
+    heard: list[str] = []
+    done = threading.Event()
+
+    def slow(state: TeachState) -> None:
+        if state.phase == "queued":
+            threading.Event().wait(0.3)  # the worker is free to start meanwhile, if it may
+        heard.append(state.phase)
+        if state.phase == "done":
+            done.set()
+
+    teacher = Teacher(runtime, slow, watch=False)
+    try:
+        teacher.request(memory_id)
+        assert done.wait(120)
+        assert heard[0] == "queued" and heard[-1] == "done", heard
+    finally:
+        teacher.close()
