@@ -191,8 +191,8 @@ class MainWindow(QMainWindow):
         statuses = [(m, memory_status(self.engine.catalog, m)) for m in memories]
         self.sidebar.show_memories(statuses, self.engine.live)
         self.chat.show_switches(memories)
-        working = [s for s in self.engine.live.values() if s.phase in ("reading", "writing",
-                                                                         "training")]
+        working = [s for s in self.engine.live.values()
+                   if s.phase in ("reading", "writing", "training", "checking")]
         self.teach_label.setText(
             "" if not working else "Learning" if len(working) == 1
             else f"Learning {len(working)} memories")

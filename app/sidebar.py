@@ -31,7 +31,8 @@ from memo_mlx.status import shown_state
 from memo_mlx.teacher import TeachState
 
 PHASE_WORDS = {"queued": "Waiting to learn", "reading": "Reading files",
-               "writing": "Writing reflections", "training": "Training"}
+               "writing": "Writing reflections", "training": "Training",
+               "checking": "Checking what it recalls"}
 STATE_WORDS = {"empty": "Empty: drop a folder here", "untaught": "Not taught yet",
                "damaged": "Damaged: needs Re-teach from Scratch",
                "stale": "Has new text to learn",
@@ -51,6 +52,8 @@ def state_line(status: dict[str, Any], live: TeachState | None) -> str:
         return f"Error: {live.error}"
     if live is not None and live.phase == "queued" and live.detail:
         return f"Waiting: {live.detail}"
+    if live is not None and live.phase == "checking":
+        return f"{PHASE_WORDS['checking']}: {live.detail}"
     if live is not None and live.phase in PHASE_WORDS:
         words = PHASE_WORDS[live.phase]
         eta = live.eta_seconds

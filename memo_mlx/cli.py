@@ -25,7 +25,14 @@ from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memor
 from .recall import MODES
 from .status import memory_status, shown_state
 from .synthesis import SynthesisProgress
-from .teach import STRATEGIES, TeachProgress, TeachReport, TeachSettings, teach_memory
+from .teach import (
+    STRATEGIES,
+    CheckProgress,
+    TeachProgress,
+    TeachReport,
+    TeachSettings,
+    teach_memory,
+)
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -465,10 +472,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
             _end_line()
             print(f"memo: {memories.get(state.memory_id)}: {state.error}", file=sys.stderr,
                   flush=True)
-        elif state.phase in ("reading", "writing", "training"):
+        elif state.phase in ("reading", "writing", "training", "checking"):
             name = memories.get(state.memory_id)
             eta = state.eta_seconds
-            if state.phase == "training" and state.done == state.resumed_from:
+            if state.phase == "checking":
+                line = f"{name}: checking what it recalls: {state.detail}"
+            elif state.phase == "training" and state.done == state.resumed_from:
                 if state.resumed_from:
                     _progress(f"\r\x1b[KResuming '{name}' at step {state.done} of {state.total}")
                 line = f"{name}: training {state.total} steps" + _about(eta, " · ")
@@ -536,6 +545,8 @@ def _teach_progress(name: str, p: TeachProgress) -> None:
         left = "" if p.eta_seconds is None else f"  {_clock(p.eta_seconds)} left"
         line = (f"Writing reflections {d.done + 1}/{d.total} ({d.step}){left}"
                 f"  {Path(d.path).name}")
+    elif isinstance(d, CheckProgress):
+        line = f"Checking what it recalls: {d.questions} test questions"
     elif d.step == d.resumed_from:  # before the first step: what is to come
         if d.resumed_from:
             _progress(f"\r\x1b[KResuming '{name}' at step {d.step} of {d.total_steps}")

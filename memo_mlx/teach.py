@@ -87,9 +87,17 @@ def train_settings() -> TrainSettings:
 
 
 @dataclass(frozen=True)
+class CheckProgress:
+    """After training: the memory is asked its held-out test questions (seconds on a small
+    folder, minutes on a large one), so a finished training bar is not all there is."""
+
+    questions: int
+
+
+@dataclass(frozen=True)
 class TeachProgress:
-    phase: str  # "scan", "synthesis" or "training"
-    detail: ScanProgress | SynthesisProgress | TrainProgress
+    phase: str  # "scan", "synthesis", "training" or "check"
+    detail: ScanProgress | SynthesisProgress | TrainProgress | CheckProgress
     eta_seconds: float | None = None  # the phase's time left, where there is a measure of it
 
 
@@ -216,6 +224,7 @@ def teach_memory(
             # are measured again, the others spot-checked (a full retrain changed everything).
             changed = (catalog.documents_taught([r.id for r in plan.new])
                        if plan.strategy != "full" and report.recall is not None else None)
+            tell("check")(CheckProgress(len(catalog.probes(memory.id))))
             report.recall = health.measure(catalog, memory, runtime, run_id=run_id,
                                            settings=checkup, cancel=cancel, documents=changed)
     return report

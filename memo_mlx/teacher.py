@@ -35,7 +35,7 @@ from .errors import MemoError
 from .ingest import ScanProgress, ignored_path
 from .settings import load_defaults
 from .synthesis import SynthesisProgress, configured_generator
-from .teach import TeachProgress, TeachReport, adapter_dir, teach_memory
+from .teach import CheckProgress, TeachProgress, TeachReport, adapter_dir, teach_memory
 from .training import TrainProgress, checkpoint_dir
 from .watch import FolderWatcher, WatchEvent
 
@@ -45,7 +45,7 @@ PROGRESS_INTERVAL = 0.2  # seconds between two progress states of one phase
 CLOSE_TIMEOUT = 120.0  # a teach stops at its next step or chunk; a real-model chunk takes seconds
 
 # Phases, in the order a teach goes through them; then one of the ends.
-WORKING = ("queued", "reading", "writing", "training")
+WORKING = ("queued", "reading", "writing", "training", "checking")
 # A queued state's detail while another process (`memo teach`) teaches the memory.
 ELSEWHERE = "another teach of this memory is under way (memo teach?)"
 ENDS = ("done", "cancelled", "paused", "failed", "removed")
@@ -296,6 +296,8 @@ class Teacher:
         elif isinstance(d, SynthesisProgress):
             state = TeachState(memory_id, "writing", d.done, d.total, p.eta_seconds,
                                detail=d.path)
+        elif isinstance(d, CheckProgress):
+            state = TeachState(memory_id, "checking", detail=f"{d.questions} test questions")
         else:
             assert isinstance(d, TrainProgress)
             started = d.step == d.resumed_from  # before the run's first step: no loss yet

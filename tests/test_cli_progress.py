@@ -113,3 +113,11 @@ def test_a_resumed_training_says_so_once_on_a_line_of_its_own(monkeypatch):
     assert shown[1:3] == ["Resuming 'notes' at step 25 of 162\n",
                           "Training 162 steps · about 7 min"]
     assert "Resuming" not in "".join(shown[3:])
+
+
+def test_after_training_the_check_is_said(monkeypatch):
+    from memo_mlx.teach import CheckProgress
+
+    stderr = terminal(monkeypatch)
+    cli._teach_progress("notes", TeachProgress("check", CheckProgress(12)))
+    assert stderr.getvalue() == f"{CLEAR}Checking what it recalls: 12 test questions"

@@ -53,3 +53,8 @@ def test_a_teach_elsewhere_is_what_it_waits_for():
 
     assert line(phase="queued", detail=ELSEWHERE) == f"Waiting: {ELSEWHERE}"
     assert line(phase="queued") == "Waiting to learn"
+
+
+def test_after_training_the_check_is_said():
+    assert line(phase="checking", detail="12 test questions") == (
+        "Checking what it recalls: 12 test questions")

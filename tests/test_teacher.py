@@ -288,5 +288,7 @@ def test_queued_is_said_before_the_teach_it_announces(runtime, tmp_path):
         teacher.request(memory_id)
         assert done.wait(120)
         assert heard[0] == "queued" and heard[-1] == "done", heard
+        # After training, the check of what it recalls is a phase of its own.
+        assert heard[-2] == "checking" and "training" in heard[:-2], heard
     finally:
         teacher.close()
