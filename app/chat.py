@@ -258,8 +258,12 @@ class ChatPane(QWidget):
             text = html.escape(e["content"]).replace("\n", "<br>")
             if e["role"] == "user":
                 reply = self.entries[index + 1] if index + 1 < len(self.entries) else None
-                names = (reply.get("memories") or [] if reply and reply["role"] == "assistant"
-                         else now if reply is None else None)  # None: it failed
+                if reply is None:  # being answered now
+                    names: list[str] | None = now
+                elif reply["role"] == "assistant":
+                    names = reply.get("memories") or []
+                else:  # it failed: no memories answered
+                    names = None
                 if names is not None:
                     if last is not None and set(names) != set(last):
                         parts.append(self._notice(memories_now(names)))

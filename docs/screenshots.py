@@ -59,6 +59,16 @@ NOTES = {
         "# Millbrook\n\n"
         "Millbrook is a small town on the river Esk. Every October it holds the Festival of "
         "Lights, when all 31 lanterns of the Lantern Bridge are lit at once.\n"),
+    # A page in another language, dense with names and numbers: what a small memory learns
+    # least well, so the ready card shows a file not learned yet.
+    "laternen.md": (
+        "# Die Laternen\n\n"
+        "Die 31 Laternen der Brücke wurden 1961 in der Gießerei Halden in Corran gegossen. "
+        "Jede Laterne wiegt 48 Kilogramm und trägt eine Nummer aus Messing. Der "
+        "Laternenwärter Jonas Petrik zündet sie seit 1994 an jedem Abend im Oktober an; vor "
+        "ihm tat es seine Tante Wilma Petrik. Die Laterne Nummer 17 ging 1987 bei einem Sturm "
+        "verloren und wurde von der Schmiede Arnold in Millbrook nachgebaut. Einmal im Jahr, "
+        "am ersten Montag im September, werden alle Laternen mit Leinöl gereinigt.\n"),
     "scan.pdf": "%PDF-1.4\nthis scan was cut short\n",
 }
 FOLDER = "bridges"
