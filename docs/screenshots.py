@@ -31,7 +31,8 @@ WIDTH, HEIGHT = 1200, 760
 
 # Settings for screenshots, not quality: teaching must be short on a CPU. Epochs fixed at 6
 # (exposures = 0 turns off the data-driven epoch count) and questions asked of the memory
-# directly, without the multi-step protocol.
+# directly, without the multi-step protocol. Every note is checked, short ones too (the
+# default leaves out a file of fewer than 6 reflections), on 3 questions (default 2).
 SETTINGS = """\
 [teaching]
 exposures = 0
@@ -41,6 +42,10 @@ epochs = 6
 
 [recall]
 mode = "direct"
+
+[health]
+min_reflections = 3
+probes_per_document = 3
 """
 
 # A fictional town, its bridge and the bridge's engineer; and a "PDF" that is not one, so the
@@ -69,6 +74,13 @@ NOTES = {
         "ihm tat es seine Tante Wilma Petrik. Die Laterne Nummer 17 ging 1987 bei einem Sturm "
         "verloren und wurde von der Schmiede Arnold in Millbrook nachgebaut. Einmal im Jahr, "
         "am ersten Montag im September, werden alle Laternen mit Leinöl gereinigt.\n"),
+    "festival-2023.md": (
+        "# Festival of Lights 2023: programme\n\n"
+        "Friday 6 October: the lanterns are lit at 19:40 by the mayor, Odile Fenn. The brass "
+        "band of Corran plays on the east bank until 21:15. Saturday 7 October: the lantern "
+        "walk leaves the station at 18:30; the boat parade starts at 20:05 with 14 boats. "
+        "Sunday 8 October: the closing fireworks are set off from the Esk weir at 21:50, "
+        "paid for by the Millbrook Rowing Club.\n"),
     "scan.pdf": "%PDF-1.4\nthis scan was cut short\n",
 }
 FOLDER = "bridges"

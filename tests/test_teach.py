@@ -116,7 +116,7 @@ def test_teach_then_change_then_forget(folder, runtime):
         assert first.training is not None and first.training.steps > 0
         assert Path(first.adapter or "") == adapter_dir(memory)
         assert (adapter_dir(memory) / "adapters.safetensors").is_file()
-        assert {p.phase for p in seen} == {"scan", "synthesis", "training"}
+        assert {p.phase for p in seen} == {"scan", "synthesis", "training", "check"}
         assert memory_state(memory, catalog.stats(memory.id)) == "ready"
         (run,) = catalog.runs(memory.id)
         assert run["status"] == "done" and run["strategy"] == "full"
