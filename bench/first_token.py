@@ -44,10 +44,11 @@ def main() -> None:
     from mlx_lm import stream_generate
 
     from memo_mlx.catalog import Catalog
+    from memo_mlx.chat_template import prompt_ids
     from memo_mlx.fiction import read_questions
     from memo_mlx.models import BaseModel
     from memo_mlx.recall import Recall, user
-    from memo_mlx.runtime import ModelRuntime, prompt_ids
+    from memo_mlx.runtime import ModelRuntime
 
     questions = [q.question for q in read_questions(args.work / "corpus" / "questions.jsonl")]
     questions = questions[: args.questions]

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .chat_template import Message
 from .errors import MemoError
-from .runtime import Message, Reply
+from .runtime import Reply
 from .settings import from_section
 
 # After a server refused a connection or did not answer, calls fail at once for this long:

@@ -19,11 +19,11 @@ from typing import Any, TypeVar
 
 import mlx.core as mx
 
+from .chat_template import Message, prompt_ids
 from .models import BaseModel, load_base
 from .settings import GenerationSettings, generation_settings
 
 T = TypeVar("T")
-Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 
 @dataclass(frozen=True)
@@ -304,22 +304,6 @@ def _generate(
         peak_memory_gb=last.peak_memory if last else 0.0,
         confidence=math.exp(logprob / last.generation_tokens) if last else 0.0,
     )
-
-
-def chat_text(tokenizer: Any, messages: list[Message], add_generation_prompt: bool) -> str:
-    """The chat as its template writes it. Qwen3's template thinks aloud unless told not to:
-    a memory answers, it does not deliberate (templates without the switch ignore it)."""
-    return str(tokenizer.apply_chat_template(
-        messages, add_generation_prompt=add_generation_prompt, tokenize=False,
-        enable_thinking=False))
-
-
-def prompt_ids(tokenizer: Any, messages: list[Message]) -> list[int]:
-    """A chat's prompt tokens, made the way training makes them (`training.encode_example`):
-    the template's text, with a BOS only where the template writes none."""
-    text = chat_text(tokenizer, messages, add_generation_prompt=True)
-    bos = getattr(tokenizer, "bos_token", None)
-    return list(tokenizer.encode(text, add_special_tokens=bos is None or not text.startswith(bos)))
 
 
 def _generate_batch(

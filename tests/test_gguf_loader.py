@@ -265,7 +265,7 @@ def test_llama3_words_are_looked_up_whole(tmp_path: Path):
 
 def test_a_thinking_template_is_asked_not_to_think(tmp_path: Path):
     """Qwen3's template opens a <think> block unless told not to: the prompt tells it."""
-    from memo_mlx.runtime import prompt_ids
+    from memo_mlx.chat_template import prompt_ids
 
     template = ("{{ messages[0]['content'] }}{% if add_generation_prompt %}"
                 "{% if enable_thinking is defined and not enable_thinking %}[no thinking]"
