@@ -4,7 +4,7 @@ Run: `.venv/bin/python bench/question_checks.py [SQUAD_TRAIN.json] [--sample N]`
 
 Every question SQuAD's crowd workers wrote is a good question about its sentence; a check that
 rejects many of them also rejects the rewordings that teach a small memory to answer questions
-worded differently from its reflections (PLATFORM.md). Each question is put to
+worded differently from its reflections (docs/research.md). Each question is put to
 `writer.question_fits` with its answer, the sentence its answer lies in, the title, and the
 sentence before (what the writer is shown); the report counts what is kept. (What the check
 lets through that is false is judged on real documents by `tests/test_realdocs.py`.)

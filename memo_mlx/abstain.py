@@ -1,6 +1,6 @@
 """Questions a memory is taught to decline: its own questions asked of names it never read.
 
-LoRA fact injection makes a model more confident, not more careful (PLATFORM.md): a memory
+LoRA fact injection makes a model more confident, not more careful (docs/research.md): a memory
 taught only answers answers everything, and a question about a person its folder never mentions
 gets a fluent invention. So beside a chunk's reflections the memory is taught a few of their
 questions with the name swapped for one no document of the memory mentions, answered "I don't

@@ -1,6 +1,6 @@
 """`memo`: the command-line twin of the app, a thin layer over the engine.
 
-The contract (names, flags, JSON keys, exit status) is ../shared/INTERFACE.md: 0 done,
+The contract (names, flags, JSON keys, exit status) is docs/cli-contract.md: 0 done,
 2 wrong usage (argparse's own exit code too), 1 failed with one line on stderr.
 """
 

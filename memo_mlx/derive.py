@@ -1,7 +1,7 @@
 """Reflections derived from the text by rule, for base models too small to write them.
 
 SmolLM2-135M cannot write question-answer pairs, so for it every reflection comes from the
-text itself. The form decides whether the memory generalises (PLATFORM.md): fronted
+text itself. The form decides whether the memory generalises (docs/research.md): fronted
 wh-questions that name their subject, answered by a sentence that restates the fact, let a
 trained memory answer unseen paraphrases; "Tell me a fact about X", cloze and in-situ questions
 did not. So this module is a small, careful English analyser, precise before it is complete:

@@ -9,8 +9,8 @@ from .recall import damage
 
 
 def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
-    """One memory as `memo status --json` shows it (see INTERFACE.md for the keys that must be
-    there)."""
+    """One memory as `memo status --json` shows it (docs/cli-contract.md lists the keys that
+    must be there)."""
     stats = catalog.stats(memory.id)
     folders = catalog.folders(memory.id)
     recall = catalog.recall(memory.id)
@@ -44,8 +44,8 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
 
 def shown_state(status: dict[str, Any]) -> str:
     """The state a person reads: `state`, except that a memory never taught is "untaught" and
-    one whose adapter is damaged "damaged", not "stale" (the JSON keeps INTERFACE.md's five
-    states; "stale" there means all three)."""
+    one whose adapter is damaged "damaged", not "stale" (the JSON keeps the five states of
+    docs/cli-contract.md; "stale" there means all three)."""
     if status["state"] == "stale" and status["adapter"] is None:
         return "untaught"
     if status["state"] == "stale" and status.get("damaged"):

@@ -349,7 +349,7 @@ def text_reflections(text: str, context: str,
                      sentences_per_passage: int = 2) -> list[tuple[str, str]]:
     """The text itself, as pairs: a few sentences at a time, each prompted by its heading and
     first words. Trained beside the questions, the text is what a small model needs to answer
-    questions worded differently from its reflections (PLATFORM.md: mixing text and QA)."""
+    questions worded differently from its reflections (docs/research.md: mixing text and QA)."""
     units = derive.sentences(text, headings=False)
     out = []
     for start in range(0, len(units), sentences_per_passage):

@@ -149,7 +149,7 @@ class Writer:
         """Pairs about each passage's sentence, each checked against that sentence and its
         title (`question_fits`, `_round_trip`), up to `wordings` of each fact (a greedy
         question and sampled ones: a small memory answers rewordings only when taught several,
-        see PLATFORM.md); None when cancelled."""
+        see docs/research.md); None when cancelled."""
         prompts = [answers_prompt(p) for p in passages]
         found = self._run(prompts, 48, cancel)
         more = self._run(prompts, 48, cancel, temperature=WORDING_TEMPERATURE)

@@ -1,4 +1,4 @@
-"""The `memo` CLI per ../shared/INTERFACE.md: exit codes, JSON keys, streaming."""
+"""The `memo` CLI per docs/cli-contract.md: exit codes, JSON keys, streaming."""
 
 from __future__ import annotations
 
@@ -288,7 +288,7 @@ def test_a_damaged_adapter_is_refused_shown_and_retrained_from_scratch(capsys, t
     assert captured.err == f"memo: {damaged}; asked without it\n"
     assert json.loads(captured.out)["memories"] == []
     memory = _status(capsys)
-    assert (memory["state"], memory["damaged"]) == ("stale", True)  # INTERFACE.md's states
+    assert (memory["state"], memory["damaged"]) == ("stale", True)  # docs/cli-contract.md's states
     assert main(["status"]) == 0
     human = capsys.readouterr().out
     assert "  facts  [on]  damaged: 1 documents" in human
