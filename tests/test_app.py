@@ -77,6 +77,22 @@ def drop(widget, paths: list[Path]) -> None:
     assert event.isAccepted()
 
 
+def taught_window(qtbot, tmp_path: Path) -> tuple[MainWindow, Path, list[str]]:
+    """The window with the folder "bridges" (one note) dropped on it and taught, its switch
+    usable; and every teaching phase the window has heard, as it goes on."""
+    folder = tmp_path / "bridges"
+    folder.mkdir()
+    (folder / "bridge.md").write_text(NOTES["bridge.md"])
+    win = open_window(qtbot)
+    phases: list[str] = []
+    win.engine.teach_state.connect(lambda s: phases.append(s.phase))
+    drop(win, [folder])
+    qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
+    memory = win.engine.catalog.memory("bridges")
+    qtbot.waitUntil(win.chat.switches[memory.id].isEnabled, timeout=5_000)
+    return win, folder, phases
+
+
 class stall_meter(QTimer):  # noqa: N801 (used like a function)
     """The event loop's stalls: a 5 ms timer records the gaps between its ticks."""
 
@@ -504,17 +520,9 @@ def test_switching_a_memory_off_mid_chat_is_said_and_keeps_its_answers_out(qtbot
     """The new user's steps: drop a folder, ask with the memory on, switch it off, ask again in
     the same chat. The chat says the switch changed, and the executive does not see what the
     memory said; the switch stays usable while the memory learns more."""
-    folder = tmp_path / "bridges"
-    folder.mkdir()
-    (folder / "bridge.md").write_text(NOTES["bridge.md"])
-    win = open_window(qtbot)
-    phases: list[str] = []
-    win.engine.teach_state.connect(lambda s: phases.append(s.phase))
-    drop(win, [folder])
-    qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
+    win, folder, phases = taught_window(qtbot, tmp_path)
     memory = win.engine.catalog.memory("bridges")
     switch = win.chat.switches[memory.id]
-    qtbot.waitUntil(switch.isEnabled, timeout=5_000)
     switch.setChecked(True)
     asked: list[tuple[list[str], list[dict]]] = []
     real_ask = win.engine.ask
@@ -662,17 +670,9 @@ def test_a_data_folder_it_cannot_use_is_said_in_a_window(tmp_path, monkeypatch, 
 
 
 def test_a_damaged_memory_says_so_and_cannot_be_switched_on(qtbot, home, tmp_path):
-    folder = tmp_path / "bridges"
-    folder.mkdir()
-    (folder / "bridge.md").write_text(NOTES["bridge.md"])
-    win = open_window(qtbot)
-    phases: list[str] = []
-    win.engine.teach_state.connect(lambda s: phases.append(s.phase))
-    drop(win, [folder])
-    qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
+    win, folder, phases = taught_window(qtbot, tmp_path)
     memory = win.engine.catalog.memory("bridges")
     switch = win.chat.switches[memory.id]
-    qtbot.waitUntil(switch.isEnabled, timeout=5_000)
     weights = Path(win.engine.catalog.adapter(memory.id)["path"]) / "adapters.safetensors"
     data = bytearray(weights.read_bytes())
     data[-64:] = b"\xff" * 64  # bytes overwritten inside the tensors
