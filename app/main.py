@@ -44,12 +44,12 @@ from app.chat import ChatPane
 from app.engine import EngineBridge
 from app.resources import icon, stylesheet
 from app.settings_dialog import SettingsDialog
-from app.sidebar import Sidebar, dropped_paths, memory_menu, plural, weak_documents
+from app.sidebar import Sidebar, dropped_paths, memory_menu, plural
 from memo_mlx import __version__
 from memo_mlx.catalog import Memory
 from memo_mlx.errors import MemoError, cut
 from memo_mlx.settings import memo_home, writable_home
-from memo_mlx.status import memory_status
+from memo_mlx.status import memory_status, weak_documents
 from memo_mlx.teacher import TeachState
 
 REFRESH_MS = 250  # teaching states arriving faster are shown together

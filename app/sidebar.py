@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from memo_mlx.catalog import Chat, Memory
 from memo_mlx.errors import cut
-from memo_mlx.status import shown_state
+from memo_mlx.status import shown_state, weak_documents
 from memo_mlx.teacher import TeachState
 
 PHASE_WORDS = {"queued": "Waiting to learn", "reading": "Reading files",
@@ -119,13 +119,6 @@ def _about(seconds: float) -> str:
 
 def plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
-
-
-def weak_documents(status: dict[str, Any]) -> list[dict[str, Any]]:
-    """The documents the memory's last check found it does not recall yet (under half of the
-    test questions about them answered)."""
-    recall = status["recall"]
-    return [d for d in recall["documents"] if d["score"] < 0.5] if recall else []
 
 
 class ElidedLabel(QLabel):

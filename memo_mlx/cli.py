@@ -23,7 +23,7 @@ from .chunking import Chunker
 from .errors import MemoError, UsageError, cut, quoted
 from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
 from .recall import MODES
-from .status import memory_status, shown_state
+from .status import learned, memory_status, shown_state, weak_documents
 from .synthesis import SynthesisProgress
 from .teach import (
     STRATEGIES,
@@ -362,7 +362,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                   f" ({m['damage']})")
         if m["recall"]:
             r = m["recall"]
-            weak = [d["path"] for d in r["documents"] if d["score"] < 0.5]
+            weak = weak_documents(m)
             print(f"    recalls {r['right']}/{r['asked']} held-out questions"
                   + (f"; not learned yet: {len(weak)} file{'s' if len(weak) != 1 else ''}"
                      if weak else ""))
@@ -595,7 +595,7 @@ def _print_teach(r: TeachReport) -> None:
               (f" (resumed at step {t.resumed_from})" if t.resumed_from else ""))
         print(f"  adapter: {r.adapter}")
     if r.recall is not None and r.recall.asked:
-        weak = [d.path for d in r.recall.documents if d.right * 2 < d.asked]
+        weak = [d.path for d in r.recall.documents if not learned(d.right, d.asked)]
         print(f"  recall: {r.recall.right}/{r.recall.asked} held-out questions answered"
               + (f"; not learned yet: {', '.join(Path(w).name for w in weak[:5])}"
                  + (" ..." if len(weak) > 5 else "") if weak else ""))

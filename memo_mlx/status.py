@@ -42,6 +42,17 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
     }
 
 
+def learned(right: int, asked: int) -> bool:
+    """Whether a document counts as learned: at least half its held-out questions answered."""
+    return right * 2 >= asked
+
+
+def weak_documents(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """The documents of a `memory_status` that its last check found not learned yet."""
+    recall = status["recall"]
+    return [d for d in recall["documents"] if not learned(d["right"], d["asked"])] if recall else []
+
+
 def shown_state(status: dict[str, Any]) -> str:
     """The state a person reads: `state`, except that a memory never taught is "untaught" and
     one whose adapter is damaged "damaged", not "stale" (the JSON keeps the five states of
