@@ -13,26 +13,18 @@ import signal
 import sys
 import threading
 import time
-from functools import partial
 from pathlib import Path
 
 from . import __version__
 from .benchmark import CONDITIONS, CORPORA, DEFAULT_CONDITIONS
-from .catalog import Catalog, Memory
-from .chunking import Chunker
+from .engine import Consulting, Engine, Event, LeftOut, Loading, Waiting
 from .errors import MemoError, UsageError, cut, quoted
-from .ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
+from .ingest import ScanProgress, ScanReport
 from .recall import MODES
-from .status import learned, memory_status, shown_state, weak_documents
+from .status import learned, shown_state, weak_documents
 from .synthesis import SynthesisProgress
-from .teach import (
-    STRATEGIES,
-    CheckProgress,
-    TeachProgress,
-    TeachReport,
-    TeachSettings,
-    teach_memory,
-)
+from .teach import STRATEGIES, CheckProgress, TeachProgress, TeachReport
+from .teacher import TeachState
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -192,66 +184,50 @@ def _say_waiting(name: str) -> None:
           file=sys.stderr, flush=True)
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    from .endpoint import EndpointError, configured_executive
-    from .recall import Recall, damage, usable_adapter
-    from .runtime import ModelRuntime
+def _said(event: Event) -> None:
+    """What the engine says while it works, as the terminal shows it."""
+    if isinstance(event, Loading):
+        _progress("Loading the model...")
+    elif isinstance(event, Waiting):
+        _say_waiting(event.memory)
+    elif isinstance(event, LeftOut):  # said, always: it was switched on to be asked
+        _end_line()
+        print(f"memo: {event.why.says(event.memory)}; asked without it", file=sys.stderr)
+    elif isinstance(event, Consulting):
+        if event.memories:
+            _progress(f"Asking {', '.join(event.memories)}...")
+        if event.executive is not None:
+            _progress(f"Executive: {event.executive}"
+                      + (" (not this computer)" if event.remote else ""))
+    elif isinstance(event, ScanProgress):
+        name = event.path if len(event.path) < 60 else "…" + event.path[-59:]
+        _progress(f"\r\x1b[KReading {event.done + 1}/{event.total}  {name}", end="")
+    elif isinstance(event, TeachProgress):
+        _teach_progress(event)
 
+
+def cmd_ask(args: argparse.Namespace) -> int:
     if not args.question.strip():
         raise UsageError("the question is empty: ask something")
     if args.memory and args.no_memory:
         raise UsageError("--memory and --no-memory ask for opposite things; give one")
-    if args.max_tokens is not None and args.max_tokens < 1:
-        raise UsageError("--max-tokens must be at least 1")
     stream = not args.json
-    try:
-        executive = configured_executive(args.executive, args.executive_model,
-                                         True if args.allow_remote else None)
-    except EndpointError as e:
-        raise UsageError(str(e)) from e
 
     def write(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    with _catalog(reads_only=True) as catalog:
-        if args.no_memory:
-            memories: list[Memory] = []
-        elif args.memory:
-            memories = [m for name in dict.fromkeys(args.memory)
-                        for m in _selected(catalog, name)]
-        else:  # every memory switched on, once the model says which it can consult
-            memories = []
-        _progress("Loading the model...")
-        with ModelRuntime() as runtime:
-            if not args.memory and not args.no_memory:
-                base = str(runtime.loaded.result().source.location)
-                for m in (m for m in catalog.memories() if m.enabled):
-                    adapter, why = usable_adapter(catalog, m, base)
-                    if adapter is not None:
-                        memories.append(m)
-                    elif damage(catalog, m):  # said, always: it was switched on to be asked
-                        print(f"memo: {why}; asked without it", file=sys.stderr)
-            recall = Recall(catalog, runtime, executive=executive)
-            if args.max_tokens is not None:
-                from dataclasses import replace
-
-                recall.settings = replace(recall.settings, answer_tokens=args.max_tokens,
-                                          memory_tokens=args.max_tokens)
-            cancel = threading.Event()
-            if memories:
-                _progress(f"Asking {', '.join(m.name for m in memories)}...")
-            if executive is not None:
-                _progress(f"Executive: {executive.name}"
-                          + (" (not this computer)" if executive.remote else ""))
-            try:
-                answer = recall.ask(args.question, memories, mode=args.mode,
-                                    on_text=write if stream else None, cancel=cancel)
-            except KeyboardInterrupt:
-                cancel.set()
-                if stream:
-                    write("\n")
-                raise
+    with Engine(reads_only=True) as engine:
+        engine.use_executive(args.executive, args.executive_model,
+                             True if args.allow_remote else None)
+        try:
+            answer = engine.ask(args.question, [] if args.no_memory else (args.memory or None),
+                                mode=args.mode, max_tokens=args.max_tokens,
+                                on_text=write if stream else None, on_event=_said)
+        except KeyboardInterrupt:
+            if stream:
+                write("\n")
+            raise
     if stream:
         write("\n")
         for step in answer.trace:  # the server failed: said always, not only to a terminal
@@ -314,41 +290,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_switch(args: argparse.Namespace) -> int:
-    with _catalog() as catalog:
-        memory = _selected(catalog, args.name)[0]
-        catalog.set_enabled(memory.id, args.command == "on")
+    with Engine() as engine:
+        memory = engine.switch(args.name, args.command == "on")
         if args.json:
-            print(json.dumps(memory_status(catalog, catalog.memory_by_id(memory.id)),
-                             ensure_ascii=False))
+            print(json.dumps(engine.status(memory)[0], ensure_ascii=False))
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .blas import active_blas
-    from .models import backend, compute_for, resolve_source
-    from .settings import memo_home
-
-    source = resolve_source()
-    device = backend()
-    model = {
-        "name": source.name,
-        "backend": device,
-        "source": source.kind,
-        "location": source.location,
-        "compute": compute_for(device),
-        "blas": active_blas() if device == "cpu" else None,
-    }
-    home = str(memo_home())
-    with _catalog(reads_only=True) as catalog:
-        memories = [memory_status(catalog, m) for m in catalog.memories()]
+    with Engine(reads_only=True) as engine:
+        model, memories, home = engine.model_info(), engine.status(), str(engine.home)
     if args.json:
         print(json.dumps({"model": model, "memories": memories, "home": home},
                          ensure_ascii=False))
         return 0
-    print(f"Model:    {source.name}")
-    print(f"          {source.location}")
+    print(f"Model:    {model['name']}")
+    print(f"          {model['location']}")
     blas = f", {model['blas']}" if model["blas"] else ""
-    print(f"Backend:  {device} ({model['compute']}{blas})")
+    print(f"Backend:  {model['backend']} ({model['compute']}{blas})")
     print(f"Data:     {home}")
     print("Memories:" + ("" if memories else " none yet (add a folder: memo add PATH)"))
     for m in memories:
@@ -371,36 +330,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _catalog(reads_only: bool = False) -> Catalog:
-    """The catalog; `reads_only` for commands that only read: they work in a read-only data
-    folder, where the others are refused with what and where."""
-    return Catalog(reads_only=reads_only)
-
-
-def _selected(catalog: Catalog, name: str | None) -> list[Memory]:
-    if name is not None:
-        memory = catalog.memory(name)
-        if memory is None:
-            raise MemoError(f"no memory named {quoted(name)} (see memo status)")
-        return [memory]
-    memories = catalog.memories()
-    if not memories:
-        raise MemoError("no memories yet: add a folder with `memo add PATH`")
-    return memories
-
-
-def _scan(catalog: Catalog, memory: Memory, chunker: Chunker, as_json: bool) -> ScanReport:
-    def progress(p: ScanProgress) -> None:
-        name = p.path if len(p.path) < 60 else "…" + p.path[-59:]
-        _progress(f"\r\x1b[KReading {p.done + 1}/{p.total}  {name}", end="")
-
-    report = scan_memory(catalog, memory, chunker, on_progress=progress)
+def _scanned(report: ScanReport, as_json: bool) -> None:
     _progress("\r\x1b[K", end="")
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
     else:
         _print_scan(report)
-    return report
 
 
 def _print_scan(r: ScanReport) -> None:
@@ -416,51 +351,44 @@ def _print_scan(r: ScanReport) -> None:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    with _catalog() as catalog:
-        memory = add_paths(catalog, args.paths, args.memory)
-        if args.no_scan:
-            if args.json:
-                print(json.dumps(memory_status(catalog, memory), ensure_ascii=False))
-            else:
-                print(f"{cut(memory.name)}: {len(catalog.folders(memory.id))} folders; "
-                      "read at the next scan")
-            return 0
-        _scan(catalog, memory, Chunker(), args.json)
+    with Engine() as engine:
+        memory, report = engine.add(args.paths, args.memory, scan=not args.no_scan,
+                                    on_event=_said)
+        if report is not None:
+            _scanned(report, args.json)
+        elif args.json:
+            print(json.dumps(engine.status(memory)[0], ensure_ascii=False))
+        else:
+            folders = len(engine.status(memory)[0]["folders"])
+            print(f"{cut(memory.name)}: {folders} folders; read at the next scan")
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    with _catalog() as catalog:
-        folder, orphaned = remove_path(catalog, args.path, args.memory)
-        memory = catalog.memory_by_id(folder.memory_id)
-        if args.json:
-            print(json.dumps({"memory": memory.name, "removed": folder.path,
-                              "orphaned_reflections": orphaned}, ensure_ascii=False))
-        else:
-            print(f"{cut(memory.name)}: no longer learns from {folder.path}"
-                  + (f"; {orphaned} reflections are forgotten at the next teach" if orphaned
-                     else ""))
+    with Engine() as engine:
+        removed = engine.remove(args.path, args.memory)
+    if args.json:
+        print(json.dumps({"memory": removed.memory.name, "removed": removed.path,
+                          "orphaned_reflections": removed.orphaned}, ensure_ascii=False))
+    else:
+        print(f"{cut(removed.memory.name)}: no longer learns from {removed.path}"
+              + (f"; {removed.orphaned} reflections are forgotten at the next teach"
+                 if removed.orphaned else ""))
     return 0
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    with _catalog() as catalog:
-        chunker = Chunker()
-        for memory in _selected(catalog, args.memory):
-            _scan(catalog, memory, chunker, args.json)
+    with Engine() as engine:
+        for report in engine.scan(args.memory, on_event=_said):
+            _scanned(report, args.json)
     return 0
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from .runtime import ModelRuntime
-    from .teacher import Teacher, TeachState
-
-    with _catalog() as catalog:
-        memories = {m.id: m.name for m in _selected(catalog, args.memory)}
-        if not any(catalog.folders(memory_id) for memory_id in memories):
-            raise MemoError("no folders to watch: add one with `memo add PATH`")
+    names: dict[int, str] = {}
 
     def on_state(state: TeachState) -> None:  # on the teacher's thread, one at a time
+        name = names.get(state.memory_id)
         if state.phase == "done" and state.report is not None:
             _progress("\r\x1b[K", end="")
             if args.json:
@@ -470,10 +398,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
         elif state.phase == "failed":  # said, and the watch goes on: the next change may mend it
             _end_line()
-            print(f"memo: {memories.get(state.memory_id)}: {state.error}", file=sys.stderr,
-                  flush=True)
+            print(f"memo: {name}: {state.error}", file=sys.stderr, flush=True)
         elif state.phase in ("reading", "writing", "training", "checking"):
-            name = memories.get(state.memory_id)
             eta = state.eta_seconds
             if state.phase == "checking":
                 line = f"{name}: checking what it recalls: {state.detail}"
@@ -492,52 +418,33 @@ def cmd_watch(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop.set())
-    _progress("Loading the model...")
-    with ModelRuntime() as runtime:
+    with Engine() as engine:
+        names.update((m.id, m.name) for m in engine.memories())
         # Watching starts before the first teach: nothing changed meanwhile is missed.
-        teacher = Teacher(runtime, on_state, only=set(memories))
-        try:
-            teacher.watch_folders()
-            teacher.request_all()  # take in what changed while nobody watched
-            _progress("Watching; ^C to stop.")
-            while not stop.wait(0.5):  # a timed wait: signal handlers run between the waits
-                pass
-        finally:
-            teacher.close()
+        engine.watch(on_state, args.memory, on_event=_said)
+        _progress("Watching; ^C to stop.")
+        while not stop.wait(0.5):  # a timed wait: signal handlers run between the waits
+            pass
     _end_line()
     return 0
 
 
 def cmd_teach(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from .runtime import ModelRuntime
-    from .synthesis import configured_generator
-
-    settings = TeachSettings.from_defaults()
-    if args.strategy:
-        settings = replace(settings, strategy=args.strategy)
-    with _catalog() as catalog:
-        memories = _selected(catalog, args.memory)
-        chunker = Chunker()
-        _progress("Loading the model...")
-        with ModelRuntime() as runtime:
-            generator = configured_generator(runtime, args.generator, args.generator_model,
-                                             True if args.allow_remote else None)
-            for memory in memories:
-                report = teach_memory(catalog, memory, runtime, chunker=chunker,
-                                      generator=generator, settings=settings,
-                                      on_progress=partial(_teach_progress, memory.name),
-                                      on_wait=partial(_say_waiting, memory.name))
-                _progress("\r\x1b[K", end="")
-                if args.json:
-                    print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
-                else:
-                    _print_teach(report)
+    with Engine() as engine:
+        for report in engine.teach(args.memory, strategy=args.strategy,
+                                   generator=args.generator,
+                                   generator_model=args.generator_model,
+                                   allow_remote=True if args.allow_remote else None,
+                                   on_event=_said):
+            _progress("\r\x1b[K", end="")
+            if args.json:
+                print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
+            else:
+                _print_teach(report)
     return 0
 
 
-def _teach_progress(name: str, p: TeachProgress) -> None:
+def _teach_progress(p: TeachProgress) -> None:
     d = p.detail
     if isinstance(d, ScanProgress):
         line = f"Reading {d.done + 1}/{d.total}  {Path(d.path).name}"
@@ -549,7 +456,7 @@ def _teach_progress(name: str, p: TeachProgress) -> None:
         line = f"Checking what it recalls: {d.questions} test questions"
     elif d.step == d.resumed_from:  # before the first step: what is to come
         if d.resumed_from:
-            _progress(f"\r\x1b[KResuming '{name}' at step {d.step} of {d.total_steps}")
+            _progress(f"\r\x1b[KResuming '{p.memory}' at step {d.step} of {d.total_steps}")
         line = f"Training {d.total_steps} steps" + _about(p.eta_seconds, " · ")
     else:
         width = 24

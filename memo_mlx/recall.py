@@ -362,10 +362,11 @@ class Recall:
         base = str(self.runtime.loaded.result().source.location)
         out = []
         for m in memories:
-            adapter, why = usable_adapter(self.catalog, m, base)
-            if adapter is None:
-                raise RecallError(why)
-            out.append(_Consulted(m.name, m.id, adapter))
+            if (why := unusable(self.catalog, m, base)) is not None:
+                raise RecallError(why.says(m))
+            adapter = self.catalog.adapter(m.id)
+            assert adapter is not None
+            out.append(_Consulted(m.name, m.id, Path(adapter["path"])))
         return out
 
     def _direct(self, answers: list[Answer], consulted: list[_Consulted],
@@ -877,21 +878,37 @@ def teach_command(memory: Memory) -> str:
     return f"memo teach --memory {shlex.quote(memory.name)}"
 
 
-def usable_adapter(catalog: Catalog, memory: Memory, base: str) -> tuple[Path | None, str]:
-    """The memory's adapter if it can be consulted on the base model `base` (its location),
-    else None and why not: an adapter only means something on the base it was trained on."""
+@dataclass(frozen=True)
+class Unusable:
+    """Why a memory cannot be consulted on the loaded base model, as data: `reason` is
+    "untaught" (no adapter yet), "other-base" (`detail`: the base it was taught on) or
+    "damaged" (`detail`: what is wrong with its adapter). Each face words it its own way."""
+
+    reason: str
+    detail: str = ""
+
+    def says(self, memory: Memory) -> str:
+        """The command line's sentence, with the command that mends it."""
+        name = quoted(memory.name)
+        if self.reason == "untaught":
+            return f"memory {name} has not been taught yet: run `{teach_command(memory)}` first"
+        if self.reason == "other-base":
+            return (f"memory {name} was taught on another base model ({self.detail}); "
+                    "teach it again on this one")
+        return (f"memory {name} is damaged ({self.detail}): "
+                f"run `{teach_command(memory)}` to teach it again from scratch")
+
+
+def unusable(catalog: Catalog, memory: Memory, base: str) -> Unusable | None:
+    """Why the memory cannot be consulted on the base model `base` (its location), or None
+    when it can: an adapter only means something on the base it was trained on."""
     current = catalog.adapter(memory.id)
     if current is None:
-        return None, (f"memory {quoted(memory.name)} has not been taught yet: "
-                      f"run `{teach_command(memory)}` first")
+        return Unusable("untaught")
     if current["base_model"] and current["base_model"] != base:
-        return None, (f"memory {quoted(memory.name)} was taught on another base model "
-                      f"({current['base_model']}); teach it again on this one")
+        return Unusable("other-base", current["base_model"])
     why = damage(catalog, memory)
-    if why is not None:
-        return None, (f"memory {quoted(memory.name)} is damaged ({why}): "
-                      f"run `{teach_command(memory)}` to teach it again from scratch")
-    return Path(current["path"]), ""
+    return None if why is None else Unusable("damaged", why)
 
 
 def damage(catalog: Catalog, memory: Memory) -> str | None:

@@ -99,6 +99,7 @@ class TeachProgress:
     phase: str  # "scan", "synthesis", "training" or "check"
     detail: ScanProgress | SynthesisProgress | TrainProgress | CheckProgress
     eta_seconds: float | None = None  # the phase's time left, where there is a measure of it
+    memory: str = ""  # the memory being taught
 
 
 @dataclass
@@ -186,7 +187,7 @@ def teach_memory(
                 eta = pace.eta(detail.done, detail.total)
             else:
                 eta = getattr(detail, "eta_seconds", None)
-            on_progress(TeachProgress(phase, detail, eta))
+            on_progress(TeachProgress(phase, detail, eta, memory.name))
 
         return told
 

@@ -83,32 +83,32 @@ def training(step: int, total: int = 162, resumed_from: int = 0,
     return TeachProgress("training", TrainProgress(
         step=step, total_steps=total, epoch=1, loss=float("nan") if step == resumed_from else 1.5,
         tokens=100 * step, tokens_per_second=0.0 if step == resumed_from else 80.0,
-        eta_seconds=eta, resumed_from=resumed_from), eta)
+        eta_seconds=eta, resumed_from=resumed_from), eta, "notes")
 
 
 def test_teach_progress_tells_the_time_before_and_while_training(monkeypatch):
     stderr = terminal(monkeypatch)
-    cli._teach_progress("notes", training(0, eta=545))
+    cli._teach_progress(training(0, eta=545))
     assert stderr.getvalue() == f"{CLEAR}Training 162 steps · about 9 min"
     stderr.seek(0), stderr.truncate()
-    cli._teach_progress("notes", training(0))  # no earlier run on this computer: no number
+    cli._teach_progress(training(0))  # no earlier run on this computer: no number
     assert stderr.getvalue() == f"{CLEAR}Training 162 steps"
     stderr.seek(0), stderr.truncate()
-    cli._teach_progress("notes", training(65, eta=190))
+    cli._teach_progress(training(65, eta=190))
     assert stderr.getvalue().endswith("65/162  loss 1.500  80 tok/s  ETA 3:10")
     stderr.seek(0), stderr.truncate()
-    cli._teach_progress("notes", training(1))
+    cli._teach_progress(training(1))
     assert stderr.getvalue().endswith("ETA -:--")
     stderr.seek(0), stderr.truncate()
-    cli._teach_progress("notes", TeachProgress(
+    cli._teach_progress(TeachProgress(
         "synthesis", SynthesisProgress(1, 3, "direct", "/n/boat.md"), 62.0))
     assert stderr.getvalue() == f"{CLEAR}Writing reflections 2/3 (direct)  1:02 left  boat.md"
 
 
 def test_a_resumed_training_says_so_once_on_a_line_of_its_own(monkeypatch):
     stderr = terminal(monkeypatch)
-    cli._teach_progress("notes", training(25, resumed_from=25, eta=400))
-    cli._teach_progress("notes", training(26, resumed_from=25, eta=390))
+    cli._teach_progress(training(25, resumed_from=25, eta=400))
+    cli._teach_progress(training(26, resumed_from=25, eta=390))
     shown = stderr.getvalue().split(CLEAR)
     assert shown[1:3] == ["Resuming 'notes' at step 25 of 162\n",
                           "Training 162 steps · about 7 min"]
@@ -119,5 +119,5 @@ def test_after_training_the_check_is_said(monkeypatch):
     from memo_mlx.teach import CheckProgress
 
     stderr = terminal(monkeypatch)
-    cli._teach_progress("notes", TeachProgress("check", CheckProgress(12)))
+    cli._teach_progress(TeachProgress("check", CheckProgress(12)))
     assert stderr.getvalue() == f"{CLEAR}Checking what it recalls: 12 test questions"

@@ -303,7 +303,7 @@ def test_a_new_base_model_retrains_and_is_not_consulted_before(folder, runtime, 
                                                               monkeypatch):
     from gguf import GGMLQuantizationType as QT
 
-    from memo_mlx.recall import Recall, RecallError, usable_adapter
+    from memo_mlx.recall import Recall, RecallError, unusable
     from tiny import write_tiny_gguf
 
     with Catalog() as catalog:
@@ -314,14 +314,15 @@ def test_a_new_base_model_retrains_and_is_not_consulted_before(folder, runtime, 
         monkeypatch.setenv("MEMO_MODEL", str(other.path))
         with ModelRuntime() as new_base:
             base = str(new_base.loaded.result().source.location)
-            adapter, why = usable_adapter(catalog, memory, base)
-            assert adapter is None and "taught on another base model" in why
+            why = unusable(catalog, memory, base)
+            assert why is not None and why.reason == "other-base" and why.detail != base
+            assert "taught on another base model" in why.says(memory)
             with pytest.raises(RecallError, match="taught on another base model"):
                 Recall(catalog, new_base).ask("Who designed the Hollow Bridge?", [memory],
                                               mode="direct")
             again = teach(catalog, new_base)  # nothing new in the folder, but a new base
             assert again.strategy == "full" and again.training is not None
-            assert usable_adapter(catalog, memory, base)[0] is not None
+            assert unusable(catalog, memory, base) is None
 
 
 # --- resuming said, the time told (#18) -----------------------------------------------------
