@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine import EngineBridge
-from memo_mlx.catalog import Memory
+from memo_mlx.catalog import ChatMessage, Memory
+from memo_mlx.engine import MemoryView
 from memo_mlx.errors import cut
 from memo_mlx.recall import LOCAL, Answer
 from memo_mlx.scoring import says_unknown
@@ -73,6 +74,7 @@ class ChatPane(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.chat_id: int | None = None
+        self._new_chat = False  # a question asked in a new chat waits for the chat's id
         # What the transcript shows: dicts with role, content, and for replies mode, memories,
         # trace (dicts), sources, quotes and whether the trace is expanded.
         self.entries: list[dict[str, Any]] = []
@@ -110,13 +112,15 @@ class ChatPane(QWidget):
         engine.text.connect(self._stream)
         engine.answered.connect(self._answered)
         engine.failed.connect(self._failed)
+        engine.chat_saved.connect(self._chat_saved)
 
     # --- memory switches --------------------------------------------------------------------
 
-    def show_switches(self, memories: list[Memory]) -> None:
+    def show_switches(self, views: list[MemoryView]) -> None:
         """One switch per memory, on if the memory is; a memory not taught yet cannot be
         consulted, so its switch waits, greyed."""
         before = {m.id for m in self.chosen()}
+        memories = [v.memory for v in views]
         for memory_id in [i for i in self.switches if i not in {m.id for m in memories}]:
             self.switches.pop(memory_id).deleteLater()
         for index, memory in enumerate(memories):
@@ -144,7 +148,9 @@ class ChatPane(QWidget):
             self._render()  # the line saying which memories answer next
 
     def _switched(self, memory_id: int, on: bool) -> None:
-        self.engine.catalog.set_enabled(memory_id, on)
+        memory = next(m for m in self.engine.memories() if m.id == memory_id)
+        self.engine.call(lambda e: e.switch(memory, on))
+        self.engine.refresh()
         if not self.engine.busy:  # while an answer streams, the line shows when it is done
             self._render()
 
@@ -160,14 +166,27 @@ class ChatPane(QWidget):
         if self.engine.busy:
             self.engine.stop()
         self.chat_id = chat_id
+        self._new_chat = False
         self.entries = []
-        if chat_id is not None:
-            for m in self.engine.catalog.messages(chat_id):
-                self.entries.append({"role": m.role, "content": m.content, "mode": m.mode,
-                                     "memories": m.memories, "trace": m.trace,
-                                     "sources": m.sources, "quotes": m.quotes,
-                                     "executive": m.executive, "expanded": False})
         self._render()
+        if chat_id is not None:
+            self.engine.call(lambda e: e.messages(chat_id),
+                             lambda messages: self._show_messages(chat_id, messages))
+
+    def _show_messages(self, chat_id: int, messages: list[ChatMessage]) -> None:
+        if chat_id != self.chat_id or self.entries:  # another chat opened, or asked in, since
+            return
+        self.entries = [{"role": m.role, "content": m.content, "mode": m.mode,
+                         "memories": m.memories, "trace": m.trace, "sources": m.sources,
+                         "quotes": m.quotes, "executive": m.executive, "expanded": False}
+                        for m in messages]
+        self._render()
+
+    def _chat_saved(self, chat_id: int) -> None:
+        """The chat a question was kept in: a new chat has its id from now on."""
+        if self._new_chat:
+            self.chat_id, self._new_chat = chat_id, False
+        self.chat_changed.emit()
 
     # --- asking -----------------------------------------------------------------------------
 
@@ -186,18 +205,14 @@ class ChatPane(QWidget):
         memories = self.chosen()
         history = history_for(self.entries, {m.name for m in memories})
         self.input.clear()
-        catalog = self.engine.catalog
-        if self.chat_id is None:
-            self.chat_id = catalog.create_chat().id
-        catalog.add_message(self.chat_id, "user", question)
-        self.chat_changed.emit()
+        self._new_chat = self.chat_id is None
         self.entries.append({"role": "user", "content": question})
         self._render()
         self._append(self._speaker([m.name for m in memories]) + "<br>")
         self._answer = []
         self._question = question
         self.send.setText("Stop")
-        self.engine.ask(question, memories, history[-HISTORY_MESSAGES:])
+        self.engine.ask(self.chat_id, question, memories, history[-HISTORY_MESSAGES:])
 
     def _stream(self, piece: str) -> None:
         self._answer.append(piece)
@@ -216,11 +231,6 @@ class ChatPane(QWidget):
                  "memories": answer.memories, "trace": data["trace"],
                  "sources": answer.sources, "quotes": data["quotes"], "expanded": False,
                  "stopped": stopped, "executive": answer.executive}
-        if self.chat_id is not None:
-            self.engine.catalog.add_message(
-                self.chat_id, "assistant", text, mode=answer.mode, memories=answer.memories,
-                trace=data["trace"], sources=answer.sources, quotes=data["quotes"],
-                executive=answer.executive)
         self.entries.append(entry)
         self.send.setText("Send")
         self._render()

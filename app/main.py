@@ -46,10 +46,11 @@ from app.resources import icon, stylesheet
 from app.settings_dialog import SettingsDialog
 from app.sidebar import Sidebar, dropped_paths, memory_menu, plural
 from memo_mlx import __version__
-from memo_mlx.catalog import Memory
+from memo_mlx.catalog import Chat, Memory
+from memo_mlx.engine import MemoryView
 from memo_mlx.errors import MemoError, cut
 from memo_mlx.settings import memo_home, writable_home
-from memo_mlx.status import memory_status, weak_documents
+from memo_mlx.status import weak_documents
 from memo_mlx.teacher import TeachState
 
 REFRESH_MS = 250  # teaching states arriving faster are shown together
@@ -92,6 +93,9 @@ class MainWindow(QMainWindow):
         engine.load_failed.connect(self._load_failed)
         engine.executive_changed.connect(self._executive_changed)
         engine.teach_state.connect(self._teach_state)
+        engine.memories_changed.connect(self._show_memories)
+        engine.chats_changed.connect(self._show_chats)
+        engine.problem.connect(self._problem)
         self.sidebar.add_requested.connect(self.add_folder)
         self.sidebar.dropped.connect(self.teach_paths)
         self.sidebar.menu_requested.connect(self._memory_menu)
@@ -103,10 +107,9 @@ class MainWindow(QMainWindow):
         self.chat.chat_changed.connect(self._chats_changed)
         self._menus()
 
-        chats = engine.catalog.chats()
-        self.chat.open_chat(chats[0].id if chats else None)
-        self.refresh()
-        self._chats_changed()
+        self.chat.open_chat(None)
+        # The last chat, as it was left (unless a question is asked before it is read).
+        engine.call(lambda e: e.chats(), self._open_last_chat)
         self._restore_layout()
         engine.start()
 
@@ -184,13 +187,14 @@ class MainWindow(QMainWindow):
             self._refresh_timer.start()
 
     def refresh(self) -> None:
-        """Redraw the memories (cards and switches) from the catalog and the live states."""
-        if self.engine.closed:
-            return
-        memories = self.engine.memories()
-        statuses = [(m, memory_status(self.engine.catalog, m)) for m in memories]
-        self.sidebar.show_memories(statuses, self.engine.live)
-        self.chat.show_switches(memories)
+        """Read the memories again (the desk answers with `memories_changed`)."""
+        if not self.engine.closed:
+            self.engine.refresh()
+
+    def _show_memories(self, views: list[MemoryView]) -> None:
+        """Draw the memories (cards and switches) from the desk's answer and the live states."""
+        self.sidebar.show_memories([(v.memory, v.status) for v in views], self.engine.live)
+        self.chat.show_switches(views)
         working = [s for s in self.engine.live.values()
                    if s.phase in ("reading", "writing", "training", "checking")]
         self.teach_label.setText(
@@ -204,31 +208,35 @@ class MainWindow(QMainWindow):
         if folder:
             self.teach_paths(memory if isinstance(memory, Memory) else None, [Path(folder)])
 
-    def teach_paths(self, memory: Memory | None, paths: list[Path]) -> Memory | None:
+    def teach_paths(self, memory: Memory | None, paths: list[Path]) -> None:
         """Teach `memory` (None: a new one named for the first folder) from `paths`."""
-        try:
-            added = self.engine.add(paths, memory)
-        except MemoError as e:
-            QMessageBox.warning(self, "MeMo", f"Could not add that:\n\n{e}")
-            return None
-        self.statusBar().showMessage(f"Teaching '{added.name}' from "
-                                     f"{', '.join(p.name for p in paths)}", 5_000)
-        self.refresh()
-        return added
+
+        def added(m: Memory) -> None:
+            self.statusBar().showMessage(f"Teaching '{m.name}' from "
+                                         f"{', '.join(p.name for p in paths)}", 5_000)
+
+        self.engine.add(paths, memory, added, lambda why: QMessageBox.warning(
+            self, "MeMo", f"Could not add that:\n\n{why}"))
+
+    def _status(self, memory: Memory) -> dict[str, Any] | None:
+        view = self.engine.view(memory.id)
+        return None if view is None else view.status
 
     def _memory_menu(self, memory: Memory, where: QPoint) -> None:
-        status = memory_status(self.engine.catalog, memory)
+        status = self._status(memory)
+        if status is None:  # removed meanwhile
+            return
         menu, actions = memory_menu(self, status)
-        teacher = self.engine.teacher
-        if teacher is None:  # the model is still loading: only the catalog's own actions
+        if not self.engine.ready:  # the model is still loading: only the catalog's own actions
             for name in ("teach", "pause", "resume", "retrain", "remove"):
                 if name in actions:
                     actions[name].setEnabled(False)
             teacher_actions = {}
         else:
-            teacher_actions = {"teach": lambda: teacher.request(memory.id),
-                               "pause": lambda: teacher.pause(memory.id),
-                               "resume": lambda: teacher.resume(memory.id)}
+            teacher = self.engine.tell_teacher
+            teacher_actions = {"teach": lambda: teacher("request", memory),
+                               "pause": lambda: teacher("pause", memory),
+                               "resume": lambda: teacher("resume", memory)}
         handlers = {
             **teacher_actions,
             "add": lambda: self.add_folder(memory),
@@ -246,27 +254,26 @@ class MainWindow(QMainWindow):
     def _retrain(self, memory: Memory) -> None:
         if self._confirm(f"Re-teach '{memory.name}' from scratch?",
                          "Its memory model is trained again from all its reflections. Until that "
-                         "is done it answers with what it knows now.") and self.engine.teacher:
-            self.engine.teacher.retrain(memory.id)
+                         "is done it answers with what it knows now.") and self.engine.ready:
+            self.engine.tell_teacher("retrain", memory)
 
     def _rename(self, memory: Memory) -> None:
         name, ok = QInputDialog.getText(self, "Rename Memory", "New name:", text=memory.name)
         if not ok or not name.strip():
             return
-        try:
-            self.engine.catalog.rename_memory(memory.id, name)
-        except MemoError as e:
-            QMessageBox.warning(self, "MeMo", str(e))
+        self.engine.call(lambda e: e.rename(memory, name),
+                         failed=lambda why: QMessageBox.warning(self, "MeMo", why))
         self.refresh()
 
     def _remove(self, memory: Memory) -> None:
         if self._confirm(f"Remove '{memory.name}'?",
                          "What it learned is deleted. Your files are not touched.",
-                         destructive=True) and self.engine.teacher:
-            self.engine.teacher.remove(memory.id)
+                         destructive=True) and self.engine.ready:
+            self.engine.tell_teacher("remove", memory)
 
     def show_errors(self, memory: Memory) -> None:
-        errors = self.engine.catalog.errors(memory.id)
+        status = self._status(memory)
+        errors = [(e["path"], e["error"]) for e in status["errors"]] if status else []
         box = QMessageBox(self)
         box.setWindowTitle("MeMo")
         files = "1 file" if len(errors) == 1 else f"{len(errors)} files"
@@ -278,7 +285,8 @@ class MainWindow(QMainWindow):
 
     def show_not_learned(self, memory: Memory) -> None:
         """The files the memory's last check found it has not learned, and how it did on each."""
-        weak = weak_documents(memory_status(self.engine.catalog, memory))
+        status = self._status(memory)
+        weak = weak_documents(status) if status else []
         box = QMessageBox(self)
         box.setWindowTitle("MeMo")
         box.setText(f"{plural(len(weak), 'file')} of '{cut(memory.name)}' "
@@ -313,26 +321,37 @@ class MainWindow(QMainWindow):
     def _open_chat(self, chat_id: int) -> None:
         self.chat.open_chat(chat_id)
 
+    def _open_last_chat(self, chats: list[Chat]) -> None:
+        if chats and self.chat.chat_id is None and not self.chat.entries:
+            self.chat.open_chat(chats[0].id)
+            self._show_chats(chats)
+
     def _chats_changed(self) -> None:
-        self.sidebar.show_chats(self.engine.catalog.chats(), self.chat.chat_id)
+        self._show_chats(self.engine.chats)
+        self.refresh()
+
+    def _show_chats(self, chats: list[Chat]) -> None:
+        self.sidebar.show_chats(chats, self.chat.chat_id)
 
     def _chat_menu(self, chat_id: int, where: QPoint) -> None:
         menu = QMenu(self)
         rename = menu.addAction("Rename…")
         delete = menu.addAction("Delete Chat")
         chosen = menu.exec(where)
-        catalog = self.engine.catalog
         if chosen is rename:
-            chat = catalog.chat(chat_id)
+            chat = next((c for c in self.engine.chats if c.id == chat_id), None)
             title, ok = QInputDialog.getText(self, "Rename Chat", "Title:",
                                              text=chat.title if chat else "")
             if ok and title.strip():
-                catalog.rename_chat(chat_id, title)
+                self.engine.call(lambda e: e.rename_chat(chat_id, title))
         elif chosen is delete:
-            catalog.delete_chat(chat_id)
+            self.engine.call(lambda e: e.delete_chat(chat_id))
             if self.chat.chat_id == chat_id:
                 self.chat.open_chat(None)
         self._chats_changed()
+
+    def _problem(self, why: str) -> None:
+        QMessageBox.warning(self, "MeMo", why)
 
     # --- the window -------------------------------------------------------------------------
 

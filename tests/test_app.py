@@ -24,6 +24,9 @@ from memo_mlx.scoring import says_unknown
 from memo_mlx.settings import memo_home, save_user_settings
 from tiny import FAST_TEACHING
 
+# The window never runs SQL on its own thread: every test here fails if it does.
+pytestmark = pytest.mark.usefixtures("gui_thread_sql")
+
 FAST = FAST_TEACHING + """
 [health]
 min_reflections = 3
@@ -77,6 +80,21 @@ def drop(widget, paths: list[Path]) -> None:
     assert event.isAccepted()
 
 
+def stored(name: str):
+    """A memory as the catalog holds it, read by the test (never the window's thread)."""
+    with Catalog() as catalog:
+        return catalog.memory(name)
+
+
+def settled(qtbot, win: MainWindow) -> None:
+    """Wait until the desk has done what the window asked of it, and the window has what it
+    answered (each answer may ask for more: a few rounds)."""
+    done: list[int] = []
+    for round_ in range(3):
+        win.engine.call(lambda _e: None, lambda _r, n=round_: done.append(n))
+        qtbot.waitUntil(lambda n=round_: n in done, timeout=10_000)
+
+
 def taught_window(qtbot, tmp_path: Path) -> tuple[MainWindow, Path, list[str]]:
     """The window with the folder "bridges" (one note) dropped on it and taught, its switch
     usable; and every teaching phase the window has heard, as it goes on."""
@@ -88,8 +106,9 @@ def taught_window(qtbot, tmp_path: Path) -> tuple[MainWindow, Path, list[str]]:
     win.engine.teach_state.connect(lambda s: phases.append(s.phase))
     drop(win, [folder])
     qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
-    memory = win.engine.catalog.memory("bridges")
-    qtbot.waitUntil(win.chat.switches[memory.id].isEnabled, timeout=5_000)
+    memory = stored("bridges")
+    qtbot.waitUntil(lambda: memory.id in win.chat.switches
+                    and win.chat.switches[memory.id].isEnabled(), timeout=5_000)
     return win, folder, phases
 
 
@@ -145,20 +164,21 @@ def test_drop_teach_switch_ask_and_restart(qtbot, home, tmp_path):
           f"{len(stalls.gaps)} ticks")
     assert stall < 0.1
 
-    memory = win.engine.catalog.memory("bridges")
+    memory = stored("bridges")
     assert memory is not None
     qtbot.waitUntil(lambda: "Ready" in win.sidebar.cards[memory.id].state.text(),
                     timeout=5_000)
     card = win.sidebar.cards[memory.id]
     assert "3 documents" in card.counts.text()  # the broken PDF is a document too
     assert "could not be read" in card.counts.text()
-    assert "broken.pdf" in win.engine.catalog.errors(memory.id)[0][0]
+    assert "broken.pdf" in win.engine.view(memory.id).status["errors"][0]["path"]
 
     switch = win.chat.switches[memory.id]
     assert switch.isEnabled()
     switch.setChecked(False)
     switch.setChecked(True)  # on: stored, and the next question consults it
-    assert win.engine.catalog.memory("bridges").enabled
+    settled(qtbot, win)
+    assert stored("bridges").enabled
     on, streamed = ask(qtbot, win, QUESTION)
     assert on.mode == "direct" and on.memories == ["bridges"]
     assert [(s.memory, s.question) for s in on.trace] == [("bridges", QUESTION)]
@@ -192,6 +212,8 @@ def test_drop_teach_switch_ask_and_restart(qtbot, home, tmp_path):
     assert again.sidebar.chats.count() == 2
     first = again.sidebar.chats.item(1)
     again.sidebar.chats.itemClicked.emit(first)
+    qtbot.waitUntil(lambda: again.chat.transcript.toPlainText().count(QUESTION) == 2,
+                    timeout=5_000)  # read by the desk
     transcript = again.chat.transcript.toPlainText()
     assert transcript.count(QUESTION) == 2 and on.answer in transcript
     again.close()
@@ -201,7 +223,8 @@ def test_stop_cancels_the_answer(qtbot, home):
     win = open_window(qtbot)
     chat = win.chat
     gate = threading.Event()
-    win.engine.runtime.submit(lambda _base: gate.wait(30))  # hold the engine thread
+    runtime = win.engine._engine.result().runtime
+    runtime.submit(lambda _base: gate.wait(30))  # hold the engine thread
     qtbot.keyClicks(chat.input, "the hat")
     with qtbot.waitSignal(win.engine.answered, timeout=60_000) as done:
         chat.send.click()  # queued behind the gate
@@ -348,27 +371,32 @@ def test_plus_drop_on_a_card_rename_and_remove(qtbot, home, tmp_path, monkeypatc
     win = open_window(qtbot)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: str(first))
     win.sidebar.add_button.click()  # "+": a folder dialog, then a new memory
-    memory = win.engine.catalog.memory("letters")
+    settled(qtbot, win)
+    memory = stored("letters")
     assert memory is not None and memory.id in win.sidebar.cards
 
     drop(win.sidebar.cards[memory.id], [second])  # onto the card: that memory learns more
-    assert [m.name for m in win.engine.catalog.memories()] == ["letters"]
-    assert {f.path for f in win.engine.catalog.folders(memory.id)} == {str(first), str(second)}
+    settled(qtbot, win)
+    with Catalog() as catalog:
+        assert [m.name for m in catalog.memories()] == ["letters"]
+        assert {f.path for f in catalog.folders(memory.id)} == {str(first), str(second)}
     assert "more-letters" in win.sidebar.cards[memory.id].folders.text()
 
     monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("Letters home", True))
     win._rename(memory)
+    settled(qtbot, win)
     assert win.sidebar.cards[memory.id].title.text() == "Letters home"
     assert win.chat.switches[memory.id].text() == "Letters home"
     long_name = "Letters home from the years in Port Aldren, kept by my grandmother Mara"
     monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: (long_name, True))
     win._rename(memory)
+    settled(qtbot, win)
     switch = win.chat.switches[memory.id]
     assert switch.text() == long_name[:32] + "…" and long_name in switch.toolTip()
 
     removed: list = []
     win.engine.teach_state.connect(lambda s: s.phase == "removed" and removed.append(s))
-    win.engine.teacher.remove(memory.id)
+    win.engine.tell_teacher("remove", memory)
     qtbot.waitUntil(lambda: bool(removed) and memory.id not in win.sidebar.cards, timeout=60_000)
     assert memory.id not in win.chat.switches and win.sidebar.empty.isVisible()
     assert (first / "note.md").exists()
@@ -391,7 +419,8 @@ def test_a_folder_opened_from_the_finder_is_taught(qtbot, home, tmp_path):
         QApplication.sendEvent(app, QFileOpenEvent(str(folder)))  # what the Dock sends
     finally:
         app.removeEventFilter(opened)
-    memory = win.engine.catalog.memory("dock")
+    settled(qtbot, win)
+    memory = stored("dock")
     assert memory is not None and memory.id in win.sidebar.cards
     win.close()
 
@@ -411,8 +440,9 @@ def test_a_server_answers_with_a_memory_on(qtbot, home, tmp_path, tiny_server):
     win.engine.teach_state.connect(lambda s: phases.append(s.phase))
     drop(win, [folder])
     qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
-    memory = win.engine.catalog.memory("bridges")
-    qtbot.waitUntil(lambda: win.chat.switches[memory.id].isEnabled(), timeout=5_000)
+    memory = stored("bridges")
+    qtbot.waitUntil(lambda: memory.id in win.chat.switches
+                    and win.chat.switches[memory.id].isEnabled(), timeout=5_000)
     win.chat.switches[memory.id].setChecked(True)
     answer, _ = ask(qtbot, win, QUESTION)
     assert answer.memories == ["bridges"] and answer.executive.endswith(f" at {tiny_server}")
@@ -521,13 +551,13 @@ def test_switching_a_memory_off_mid_chat_is_said_and_keeps_its_answers_out(qtbot
     the same chat. The chat says the switch changed, and the executive does not see what the
     memory said; the switch stays usable while the memory learns more."""
     win, folder, phases = taught_window(qtbot, tmp_path)
-    memory = win.engine.catalog.memory("bridges")
+    memory = stored("bridges")
     switch = win.chat.switches[memory.id]
     switch.setChecked(True)
     asked: list[tuple[list[str], list[dict]]] = []
     real_ask = win.engine.ask
-    win.engine.ask = lambda q, ms, history=None: (  # records, then asks the real engine
-        asked.append(([m.name for m in ms], history or [])), real_ask(q, ms, history))[1]
+    win.engine.ask = lambda chat, q, ms, history=None: (  # records, then asks the real engine
+        asked.append(([m.name for m in ms], history or [])), real_ask(chat, q, ms, history))[1]
 
     with_memory, _ = ask(qtbot, win, QUESTION)
     assert with_memory.memories == ["bridges"]
@@ -535,7 +565,8 @@ def test_switching_a_memory_off_mid_chat_is_said_and_keeps_its_answers_out(qtbot
     switch.setChecked(False)
     assert ("Memories now: none (the base model answers alone) — from the next question"
             in win.chat.transcript.toPlainText())
-    assert not win.engine.catalog.memory("bridges").enabled  # the one switch, said in its tip
+    settled(qtbot, win)
+    assert not stored("bridges").enabled  # the one switch, said in its tip
     assert "memo ask" in switch.toolTip()
     alone, _ = ask(qtbot, win, "And when was it finished?")
     assert alone.memories == [] and asked[-1][0] == []
@@ -553,10 +584,11 @@ def test_switching_a_memory_off_mid_chat_is_said_and_keeps_its_answers_out(qtbot
     # More text to learn: while the memory learns it, its switch stays usable.
     (folder / "more.md").write_text("The Hollow Bridge is painted red every ten years.\n")
     mark = len(phases)
-    win.engine.teacher.request(memory.id)
+    win.engine.tell_teacher("request", memory)
     qtbot.waitUntil(lambda: any(p in ("reading", "writing", "training") for p in phases[mark:]),
                     timeout=60_000)
     win.refresh()
+    settled(qtbot, win)
     assert switch.isEnabled()
     qtbot.waitUntil(lambda: "done" in phases[mark:], timeout=120_000)
     win.close()
@@ -671,15 +703,36 @@ def test_a_data_folder_it_cannot_use_is_said_in_a_window(tmp_path, monkeypatch, 
 
 def test_a_damaged_memory_says_so_and_cannot_be_switched_on(qtbot, home, tmp_path):
     win, folder, phases = taught_window(qtbot, tmp_path)
-    memory = win.engine.catalog.memory("bridges")
+    memory = stored("bridges")
     switch = win.chat.switches[memory.id]
-    weights = Path(win.engine.catalog.adapter(memory.id)["path"]) / "adapters.safetensors"
+    with Catalog() as catalog:
+        weights = Path(catalog.adapter(memory.id)["path"]) / "adapters.safetensors"
     data = bytearray(weights.read_bytes())
     data[-64:] = b"\xff" * 64  # bytes overwritten inside the tensors
     weights.write_bytes(bytes(data))
     win.refresh()
+    settled(qtbot, win)
     card = win.sidebar.cards[memory.id]
     assert card.state.text() == "Damaged: needs Re-teach from Scratch"
     assert not switch.isEnabled() and "is damaged" in switch.toolTip()
     assert "Re-teach from Scratch" in switch.toolTip()
     win.close()
+
+
+def test_sql_the_app_runs_on_the_gui_thread_is_caught(gui_thread_sql):
+    """The guard of every test here: SQL from app code on the GUI thread is seen; the test's
+    own SQL, and the app's on another thread, are not."""
+    import sqlite3
+
+    import app
+
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    as_app = compile("conn.execute('SELECT 1')", str(Path(app.__file__).parent / "chat.py"),
+                     "exec")
+    exec(as_app, {"conn": conn})
+    conn.execute("SELECT 2")
+    worker = threading.Thread(target=exec, args=(as_app, {"conn": conn}))
+    worker.start()
+    worker.join()
+    assert len(gui_thread_sql.seen) == 1 and gui_thread_sql.seen[0].endswith("SELECT 1")
+    gui_thread_sql.seen.clear()  # caught: the test passes

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication
 
+from memo_mlx.catalog import Catalog
 from memo_mlx.settings import memo_home
 from test_app import ask, drop, stall_meter
 from test_teach_real import DOCS
@@ -28,6 +29,7 @@ QUESTION = "Who designed the Hollow Bridge?"
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("gui_thread_sql")
 def test_a_dropped_folder_answers_in_the_chat(qtbot, tmp_path: Path):
     from app.engine import EngineBridge
     from app.main import MainWindow, dress
@@ -59,8 +61,10 @@ def test_a_dropped_folder_answers_in_the_chat(qtbot, tmp_path: Path):
     assert max(stalls.gaps) < 0.25
     done = next(s for s in states if s.phase in ("done", "failed"))
     assert done.phase == "done", done.error
-    memory = engine.catalog.memory("aldren")
-    qtbot.waitUntil(lambda: win.chat.switches[memory.id].isEnabled(), timeout=5_000)
+    with Catalog() as catalog:
+        memory = catalog.memory("aldren")
+    qtbot.waitUntil(lambda: memory.id in win.chat.switches
+                    and win.chat.switches[memory.id].isEnabled(), timeout=5_000)
 
     win.chat.switches[memory.id].setChecked(True)
     on, streamed = ask(qtbot, win, QUESTION)
