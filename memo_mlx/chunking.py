@@ -16,7 +16,6 @@ it is cached in MEMO_HOME so a scan does not parse a 100 MB GGUF file for its me
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,11 +27,13 @@ from tokenizers import Tokenizer
 from .catalog import NewChunk
 from .extract import Extracted
 from .models import ModelError, ModelSource, load_tokenizer, resolve_source
+from .sentences import sentences
 from .settings import from_section, memo_home, write_atomically
 
-CHUNKER_VERSION = 1  # bump when the cutting changes: documents are then cut again
+# Bump when the cutting changes: documents are then cut again (chunks whose text is the same
+# keep what they taught). 2: sentences end where `sentences` says (not after "Dr." or "J.").
+CHUNKER_VERSION = 2
 HEADING_JOINER = " > "
-_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*(?=\s+\S)")
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,8 @@ class Chunker:
         lines = [ln for ln in text.split("\n") if ln.strip()]
         if len(lines) > 1:
             parts, joiner = lines, "\n"
-        elif not by_lines and len(sentences := _sentences(text)) > 1:
-            parts, joiner = sentences, " "
+        elif not by_lines and len(said := sentences(text)) > 1:
+            parts, joiner = said, " "
         else:
             pieces = self.counter.pieces(text, budget)
             return [(p, n, "") for p, n in zip(pieces, self.counter.counts(pieces), strict=True)]
@@ -228,11 +229,11 @@ class Chunker:
         overlap = self.settings.overlap_tokens
         if overlap == 0 or not units:
             return []
-        sentences = _sentences(units[-1].text)
+        last = sentences(units[-1].text)
         tail: list[str] = []
         total = 0
         for sentence, n in zip(
-            reversed(sentences), reversed(self.counter.counts(sentences)), strict=True
+            reversed(last), reversed(self.counter.counts(last)), strict=True
         ):
             if total + n > overlap:
                 break
@@ -244,14 +245,6 @@ class Chunker:
 def _block(head_line: str, units: list[_Unit]) -> str:
     text = "".join((u.joiner if i else "") + u.text for i, u in enumerate(units))
     return f"{head_line}\n{text}" if head_line else text
-
-
-def _sentences(text: str) -> list[str]:
-    """Sentences at ., !, ? or … (closing quotes and brackets stay with their sentence)."""
-    text = text.strip()
-    cuts = [m.end() for m in _SENTENCE_END.finditer(text)]
-    bounds = [0, *cuts, len(text)]
-    return [s for a, b in zip(bounds, bounds[1:], strict=False) if (s := text[a:b].strip())]
 
 
 def _hash(text: str) -> str:

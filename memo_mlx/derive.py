@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .scoring import question_key
+from .sentences import TITLES as _TITLES
+from .sentences import sentences as split_sentences
 
 KINDS = ("direct", "indirect", "consolidated", "entity", "cross")
 
@@ -51,12 +53,6 @@ def _set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_ABBREVIATIONS = _set(
-    "mr mrs ms dr prof st jr sr mt ft gen col capt lt sgt rev hon gov pres sen rep ave blvd rd "
-    "no nos vol vols pp p ch fig figs approx est inc ltd co corp dept univ vs al e.g i.e cf "
-    "jan feb mar apr jun jul aug sep sept oct nov dec"
-)
-_TITLES = _set("Dr Mr Mrs Ms Prof Sir Dame Lady Lord Rev Capt Col Gen Sgt Lt Mx")
 _ROYAL = _set("King Queen Prince Princess Emperor Empress Duke Duchess Count Countess Baron "
               "Baroness Pope President Chancellor Mayor Governor Senator General Admiral Captain")
 _MONTHS = _set(
@@ -540,7 +536,6 @@ def _cap_first(text: str) -> str:
 
 # Units: sentences, list items, records, headings ----------------------------------------------
 
-_BOUNDARY = re.compile(r"""([.!?…]+)(["'”’)\]]*)\s+(?=`|["'“‘(\[]?[A-Z0-9]|[a-z]+[._][a-z])""")
 _BULLET = re.compile(r"^\s*(?:[-*•▪‣–+]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+(?P<body>\S.*)$")
 _MD_HEADING = re.compile(r"^\s*#{1,6}\s+(?P<title>\S.*?)\s*#*\s*$")
 _KV = re.compile(r"^(?P<key>[^\s:;|][^:;|]{0,48}?)\s*:\s+(?P<value>\S.*?)\s*$")
@@ -565,30 +560,7 @@ def sentences(text: str, headings: bool = True) -> list[str]:
 
 
 def _split_sentences(paragraph: str) -> list[str]:
-    paragraph = " ".join(paragraph.split())
-    out, begin = [], 0
-    for m in _BOUNDARY.finditer(paragraph):
-        if m.group(1) == "." and _no_break_before(paragraph[begin:m.start()]):
-            continue
-        out.append(paragraph[begin:m.end(2)].strip())
-        begin = m.end()
-    rest = paragraph[begin:].strip()
-    if rest:
-        out.append(rest)
-    return [s for s in out if s]
-
-
-def _no_break_before(head: str) -> bool:
-    """Whether the "." after `head` belongs to an abbreviation or an initial."""
-    m = re.search(r"(\S+)$", head)
-    if not m:
-        return False
-    word = m.group(1).lstrip("(\"'“‘")
-    if word.lower() in _ABBREVIATIONS or word in _TITLES:
-        return True
-    if re.fullmatch(r"[A-Z]", word):  # an initial: J. R. Osric
-        return True
-    return bool(re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word))  # U.S, e.g, a.m
+    return split_sentences(" ".join(paragraph.split()))
 
 
 def _record_fields(line: str) -> tuple[tuple[str, str], ...] | None:

@@ -50,6 +50,15 @@ def test_overlap_repeats_the_end_of_the_previous_chunk(chunker: Chunker):
         assert nxt.text.startswith("The fact" + last)  # the last sentence begins the next
 
 
+def test_a_chunk_never_begins_after_an_abbreviation_or_an_initial(chunker: Chunker):
+    """The cut between chunks is the sentence end that `derive` reads too: "Dr." and "J." end
+    no sentence, so no chunk begins with "Quill built…" cut from its name."""
+    text = " ".join(f"Dr. J. Quill built bridge {i} in 19{i:02}." for i in range(30))
+    chunks = chunker.chunk(doc(((), text)))
+    assert len(chunks) >= 3
+    assert all(c.text.startswith("Dr. J. Quill built bridge") for c in chunks)
+
+
 def test_headings_give_context_and_small_sections_are_packed(chunker: Chunker):
     chunks = chunker.chunk(doc(
         (("Guide",), "Short intro."),
