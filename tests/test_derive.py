@@ -450,7 +450,8 @@ def test_quality_report(capsys):
     assert len(lines) > 60
 
 
-# The benchmark corpus (bench/corpus.py): a town page and a person page that share the town.
+# Pages of the first fiction generator (bench/corpus.py, replaced by memo_mlx.fiction): a town
+# page and a person page that share the town.
 TOWN = """# Kilbrae
 
 Kilbrae is a harbour town of 5600 people. Its mayor is Mirela Varga. The town festival, the \
