@@ -49,9 +49,9 @@ from memo_mlx import __version__
 from memo_mlx.catalog import Chat, Memory
 from memo_mlx.engine import MemoryView
 from memo_mlx.errors import MemoError, cut
+from memo_mlx.learning.teacher import TeachState
 from memo_mlx.settings import memo_home, writable_home
 from memo_mlx.status import weak_documents
-from memo_mlx.teacher import TeachState
 
 REFRESH_MS = 250  # teaching states arriving faster are shown together
 QT_DESKTOPS = {"KDE", "LXQT"}  # desktops whose file dialogs Qt's own themes open

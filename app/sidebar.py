@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 
 from memo_mlx.catalog import Chat, Memory
 from memo_mlx.errors import cut
+from memo_mlx.learning.teacher import TeachState
 from memo_mlx.status import shown_state, weak_documents
-from memo_mlx.teacher import TeachState
 
 PHASE_WORDS = {"queued": "Waiting to learn", "reading": "Reading files",
                "writing": "Writing reflections", "training": "Training",

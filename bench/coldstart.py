@@ -80,7 +80,7 @@ def child_llama() -> None:
     marks: dict[str, float] = {"started": time.time()}
     from llama_cpp import Llama
 
-    from memo_mlx.models import default_model_path
+    from memo_mlx.models.base import default_model_path
 
     marks["imported"] = time.time()
     llm = Llama(model_path=str(default_model_path()), n_ctx=2048, n_threads=os.cpu_count(),

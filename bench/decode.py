@@ -23,7 +23,7 @@ import mlx.nn as nn
 from mlx_lm.models.cache import make_prompt_cache
 
 from memo_mlx.blas import active_blas
-from memo_mlx.models import load_base
+from memo_mlx.models.base import load_base
 
 
 def ms_per_token(model: nn.Module, steps: int) -> float:

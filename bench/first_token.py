@@ -43,12 +43,12 @@ def main() -> None:
 
     from mlx_lm import stream_generate
 
+    from memo_mlx.answering.recall import Recall, user
+    from memo_mlx.bench.fiction import read_questions
     from memo_mlx.catalog import Catalog
-    from memo_mlx.chat_template import prompt_ids
-    from memo_mlx.fiction import read_questions
-    from memo_mlx.models import BaseModel
-    from memo_mlx.recall import Recall, user
-    from memo_mlx.runtime import ModelRuntime
+    from memo_mlx.models.base import BaseModel
+    from memo_mlx.models.chat_template import prompt_ids
+    from memo_mlx.models.runtime import ModelRuntime
 
     questions = [q.question for q in read_questions(args.work / "corpus" / "questions.jsonl")]
     questions = questions[: args.questions]

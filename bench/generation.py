@@ -55,7 +55,7 @@ def measure_mlx(compute: str, prompt_tokens: int, gen_tokens: int, repeats: int)
     from mlx_lm.generate import generate_step
     from mlx_lm.sample_utils import make_sampler
 
-    from memo_mlx.models import load_base
+    from memo_mlx.models.base import load_base
 
     base = load_base(None, compute=compute)
     ids = base.tokenizer.encode(TEXT * 40)[:prompt_tokens]
@@ -73,7 +73,7 @@ def measure_mlx(compute: str, prompt_tokens: int, gen_tokens: int, repeats: int)
 def measure_llama(prompt_tokens: int, gen_tokens: int, repeats: int) -> dict:
     from llama_cpp import Llama
 
-    from memo_mlx.models import default_model_path
+    from memo_mlx.models.base import default_model_path
 
     start = time.perf_counter()
     llm = Llama(model_path=str(default_model_path()), n_ctx=prompt_tokens + gen_tokens + 8,

@@ -3,7 +3,7 @@
 Run: `.venv/bin/python bench/knowledge.py OUT [--documents N] [--seed S] [--distractors K]`.
 
 Writes OUT/docs/*.md (the folder a memory is taught), OUT/distractors/*.md (a disjoint world,
-for the robustness condition) and OUT/questions.jsonl (see `memo_mlx.fiction`), and prints the
+for the robustness condition) and OUT/questions.jsonl (see `memo_mlx.bench.fiction`), and prints the
 questions per kind and the size of the text. Deterministic for a seed.
 """
 
@@ -26,7 +26,7 @@ def main() -> int:
     parser.add_argument("--distractors", type=int, default=12)
     args = parser.parse_args()
 
-    from memo_mlx.fiction import KINDS, make_corpus, write_corpus
+    from memo_mlx.bench.fiction import KINDS, make_corpus, write_corpus
 
     try:
         corpus = make_corpus(args.documents, args.seed, args.distractors)

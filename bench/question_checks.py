@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from memo_mlx import writer  # noqa: E402
+from memo_mlx.reflections import writer  # noqa: E402
 
 DEFAULT = ROOT.parent / "shared" / "data" / "squad-train-set.json"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from memo_mlx.reader import reader_dir, reading_system, training_examples  # noqa: E402
-from memo_mlx.runtime import ModelRuntime  # noqa: E402
+from memo_mlx.answering.reader import reader_dir, reading_system, training_examples  # noqa: E402
+from memo_mlx.models.runtime import ModelRuntime  # noqa: E402
 from memo_mlx.scoring import DONT_KNOW  # noqa: E402
 
 

@@ -80,7 +80,7 @@ def read_and_hash_all(root: Path) -> None:
 
 def bench_size(n: int, chunker) -> dict:
     from memo_mlx.catalog import Catalog
-    from memo_mlx.ingest import add_paths, scan_memory
+    from memo_mlx.sources.ingest import add_paths, scan_memory
 
     with tempfile.TemporaryDirectory(prefix="memo-bench-") as tmp:
         tmp_path = Path(tmp)
@@ -127,8 +127,8 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
     args = parser.parse_args()
 
-    from memo_mlx.chunking import Chunker, load_token_counter
-    from memo_mlx.models import resolve_source
+    from memo_mlx.models.base import resolve_source
+    from memo_mlx.sources.chunking import Chunker, load_token_counter
 
     source = resolve_source()
     with tempfile.TemporaryDirectory() as tmp:

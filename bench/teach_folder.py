@@ -3,8 +3,8 @@
 Run: `make bench-teach-folder` (or `.venv/bin/python -m memo_mlx.blas .venv/bin/python
 bench/teach_folder.py [--kb 100] [--epochs N]`).
 
-The folder is fictional (`memo_mlx.fiction`, several seeded worlds in subfolders until it holds
-`--kb` kilobytes of Markdown). It is taught from scratch with the product's settings, timed by
+The folder is fictional (`memo_mlx.bench.fiction`, several seeded worlds in subfolders until it
+holds `--kb` kilobytes of Markdown). It is taught from scratch with the product's settings, timed by
 phase as `teach_memory` reports them: reading (scan, extraction, chunking), writing reflections
 (synthesis), training, and the health check that follows (held-out probes answered). Then one
 sentence of one file is changed (a year moves by one) and the memory is taught again: the
@@ -41,7 +41,7 @@ PHASES = ("scan", "synthesis", "training", "health check")
 
 def write_folder(folder: Path, kilobytes: int) -> int:
     """Seeded fictional worlds, one subfolder each, until the folder holds `kilobytes` KB."""
-    from memo_mlx.fiction import make_corpus
+    from memo_mlx.bench.fiction import make_corpus
 
     size, seed = 0, 0
     while size < kilobytes * 1000:
@@ -69,15 +69,15 @@ def edit_one_file(folder: Path) -> str:
 
 def product_epochs(examples: int) -> int:
     """The epochs `teach` picks for a run of `examples` examples (see `TeachSettings`)."""
-    from memo_mlx.teach import TeachSettings, epochs_for
+    from memo_mlx.learning.teach import TeachSettings, epochs_for
 
     return epochs_for(TeachSettings(), examples)
 
 
 def timed_teach(catalog, memory, runtime) -> dict:
     """One teach, with the seconds of each phase (a phase ends where the next begins)."""
-    from memo_mlx.chunking import Chunker
-    from memo_mlx.teach import teach_memory
+    from memo_mlx.learning.teach import teach_memory
+    from memo_mlx.sources.chunking import Chunker
 
     starts: dict[str, float] = {}
 
@@ -124,8 +124,8 @@ def main() -> int:
 
     from memo_mlx.blas import active_blas
     from memo_mlx.catalog import Catalog
-    from memo_mlx.ingest import add_paths
-    from memo_mlx.runtime import ModelRuntime
+    from memo_mlx.models.runtime import ModelRuntime
+    from memo_mlx.sources.ingest import add_paths
 
     work = Path(tempfile.mkdtemp(prefix="memo-bench-folder-"))
     os.environ["MEMO_HOME"] = str(work / "home")

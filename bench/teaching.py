@@ -62,10 +62,10 @@ def main() -> int:
     args = parser.parse_args()
 
     from memo_mlx.catalog import Catalog
-    from memo_mlx.chunking import Chunker
-    from memo_mlx.ingest import add_paths
-    from memo_mlx.runtime import ModelRuntime
-    from memo_mlx.teach import TeachSettings, adapter_dir, teach_memory, train_settings
+    from memo_mlx.learning.teach import TeachSettings, adapter_dir, teach_memory, train_settings
+    from memo_mlx.models.runtime import ModelRuntime
+    from memo_mlx.sources.chunking import Chunker
+    from memo_mlx.sources.ingest import add_paths
 
     work = Path(tempfile.mkdtemp(prefix="memo-bench-teach-"))
     base_home = work / "home-a"

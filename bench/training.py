@@ -1,6 +1,6 @@
 """Training tokens/s of our LoRA loop against mlx-lm's own trainer, same model, data and run.
 
-Ours is `memo_mlx.training.train_adapter` on the product's base (`models.load_base`: on the
+Ours is `memo_mlx.learning.training.train_adapter` on the product's base (`models.load_base`: on the
 CPU a dense float32 copy, OpenBLAS preloaded by the launcher), with variants that switch one
 of its choices off. The peer is `mlx_lm.tuner.trainer.train` on the same loaded base, the same
 LoRA layers (same init), the same optimizer, batch size and number of examples seen, prompts
@@ -35,10 +35,10 @@ from typing import Any
 import mlx.core as mx
 import mlx.optimizers as optim
 
-from memo_mlx import training
 from memo_mlx.blas import active_blas
-from memo_mlx.models import BaseModel, load_base
-from memo_mlx.training import Batch, Example, TrainProgress, TrainSettings
+from memo_mlx.learning import training
+from memo_mlx.learning.training import Batch, Example, TrainProgress, TrainSettings
+from memo_mlx.models.base import BaseModel, load_base
 
 # Twenty reflections about a small fictional folder, of the lengths synthesis writes.
 PAIRS = [
@@ -119,7 +119,7 @@ def run_ours(
     base: BaseModel, settings: TrainSettings, label: str, *, checkpoints: bool = False,
     **patches: Any,
 ) -> dict:
-    """One training run of ours; `patches` replace names in memo_mlx.training for the run
+    """One training run of ours; `patches` replace names in memo_mlx.learning.training for the run
     (the variants: batching, padding, the answer-only head). Checkpoints only if asked."""
     stamps: list[Stamp] = []
 

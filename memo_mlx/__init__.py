@@ -1,27 +1,28 @@
 """MeMo's engine: memory models trained on a person's folders, run with MLX.
 
-No Qt in here. The app (`app/`) and the `memo` CLI (`memo_mlx.cli`) are thin layers over
-these modules:
+No Qt in here. The app (`app/`) and the `memo` CLI (`cli`) are thin layers over one surface,
+`engine.Engine`. Below it the packages follow what happens to a person's text:
 
-- `models`: load a base model (GGUF file, MLX folder or hub id) for the active backend.
-- `gguf_loader`: the GGUF reader behind `models`.
-- `runtime`: the worker thread that owns the model; streaming, cancellable generation.
-- `catalog`: the SQLite catalog of memories, folders, documents, chunks and what they taught.
-- `extract`: the text of each kind of file people keep.
-- `chunking`: text cut into chunks measured in the model's tokens.
-- `ingest`: registering folders and the incremental scan that keeps the catalog up to date.
-- `watch`: folder watching that says when a folder needs scanning again.
-- `derive`: question-answer pairs derived from text by rule (for models too small to write them).
-- `synthesis`: the five steps of reflection synthesis, by a model or by rule, verified.
-- `training`: LoRA training of a memory's adapter; attaching and detaching adapters.
-- `merge`: TIES merging of adapters.
-- `teach`: scan, synthesize and train a memory, and record the run.
-- `health`: held-out probes asked after each teach: what a memory recalls of each document.
-- `recall`: answering with memories: direct, the executive-memory protocol, BM25 RAG.
-- `fiction`, `scoring`, `benchmark`: the knowledge benchmark's corpus, its judge, its run.
-- `blas`: a fast BLAS for MLX's CPU backend, arranged before the process starts.
-- `launch`: the `memo` command's entry point (the BLAS first, then the heavy imports).
-- `settings`: where data lives and the defaults in `resources/settings.toml`.
+    folder ──> sources ──> catalog ──> reflections ──> learning ──> answering
+                                 (all of them over models)
+
+- `sources`: files read (`extract`), cut into chunks (`chunking`, at `sentences`), registered
+  and kept up to date (`ingest`), watched (`watch`).
+- `catalog`: the SQLite file of memories, folders, documents, chunks, reflections, training
+  runs, adapters and chats.
+- `reflections`: question-answer reflections written from the chunks (`derive` by rule,
+  `writer` by the bundled writer adapter, `synthesis` for the five steps and their checks).
+- `learning`: a memory's adapter trained (`training`, `merge`), a whole teach (`teach`), in
+  the background (`teacher`), and what it recalls afterwards (`health`).
+- `answering`: the executive consults the memories switched on (`recall`), reads passages
+  (`reader`) and declines what nothing supports (`abstain`).
+- `models`: the frozen base model loaded (`base`, `gguf_loader`, `gguf_models`) and run on its
+  one thread (`runtime`), the chat form (`chat_template`), servers (`endpoint`).
+- `bench`: the knowledge benchmark (`benchmark`) on real text (`squad`) or fiction
+  (`fiction`), judged by `scoring`.
+- Beside them: `engine` and `cli`; `status` (a memory as `memo status` shows it); `settings`
+  (where data lives; `resources/settings.toml`); `errors`; `blas` and `launch` (a fast BLAS
+  for the CPU backend, arranged before the process starts); `selftest`.
 """
 
 __version__ = "0.1.0"

@@ -16,15 +16,15 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .benchmark import CONDITIONS, CORPORA, DEFAULT_CONDITIONS
+from .answering.recall import MODES
+from .bench.benchmark import CONDITIONS, CORPORA, DEFAULT_CONDITIONS
 from .engine import Consulting, Engine, Event, LeftOut, Loading, Waiting
 from .errors import MemoError, UsageError, cut, quoted
-from .ingest import ScanProgress, ScanReport
-from .recall import MODES
+from .learning.teach import STRATEGIES, CheckProgress, TeachProgress, TeachReport
+from .learning.teacher import TeachState
+from .reflections.synthesis import SynthesisProgress
+from .sources.ingest import ScanProgress, ScanReport
 from .status import learned, shown_state, weak_documents
-from .synthesis import SynthesisProgress
-from .teach import STRATEGIES, CheckProgress, TeachProgress, TeachReport
-from .teacher import TeachState
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -247,7 +247,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import tempfile
 
-    from .benchmark import BenchSettings, clean, run_benchmark, table
+    from .bench.benchmark import BenchSettings, clean, run_benchmark, table
 
     if args.documents < 3 or args.questions < 0 or args.distractors < 0:
         raise UsageError("--documents must be at least 3; --questions and --distractors >= 0")

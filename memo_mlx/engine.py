@@ -27,16 +27,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from .answering.recall import Answer, Recall, Unusable, unusable
 from .catalog import CATALOG_FILE, Catalog, Chat, ChatMessage, Memory
-from .chunking import Chunker
-from .endpoint import Endpoint, EndpointError, configured_executive
 from .errors import MemoError, UsageError, quoted
-from .ingest import ScanReport, add_paths, remove_path, scan_memory
-from .recall import Answer, Recall, Unusable, unusable
+from .learning.teach import TeachReport, TeachSettings, teach_memory
+from .learning.teacher import Teacher, TeachState
+from .models.endpoint import Endpoint, EndpointError, configured_executive
 from .settings import memo_home
+from .sources.chunking import Chunker
+from .sources.ingest import ScanReport, add_paths, remove_path, scan_memory
 from .status import memory_status
-from .teach import TeachReport, TeachSettings, teach_memory
-from .teacher import Teacher, TeachState
 
 Event = Any  # one of the dataclasses below, or a stage's progress (ScanProgress, TeachProgress)
 OnEvent = Callable[[Event], None]
@@ -205,7 +205,7 @@ class Engine:
         """Start loading the base model if it is not yet; its `loaded` future."""
         with self._lock:
             if self._runtime is None:
-                from .runtime import ModelRuntime
+                from .models.runtime import ModelRuntime
 
                 if on_event is not None:
                     on_event(Loading())
@@ -216,7 +216,7 @@ class Engine:
         """The base model the settings name and where it runs, without loading it (`memo
         status`'s "model")."""
         from .blas import active_blas
-        from .models import backend, compute_for, resolve_source
+        from .models.base import backend, compute_for, resolve_source
 
         source = resolve_source(self._model)
         device = backend()
@@ -334,7 +334,7 @@ class Engine:
         """Scan, write reflections for new text and train `memory` (default: every memory),
         one report per memory as each is done. `generator`: an OpenAI-compatible server that
         writes the reflections (default: the settings', else the local model)."""
-        from .synthesis import configured_generator
+        from .reflections.synthesis import configured_generator
 
         settings = TeachSettings.from_defaults()
         if strategy:

@@ -60,13 +60,13 @@ def self_test(model: str | None = None) -> SelfTest:
 
 
 def _run(root: Path, model: str | None, began: float) -> SelfTest:
+    from .answering.recall import Recall
     from .catalog import Catalog
-    from .chunking import Chunker
-    from .ingest import add_paths
-    from .recall import Recall
-    from .runtime import ModelRuntime
+    from .learning.teach import teach_memory
+    from .models.runtime import ModelRuntime
     from .settings import memo_home
-    from .teach import teach_memory
+    from .sources.chunking import Chunker
+    from .sources.ingest import add_paths
 
     (memo_home() / "settings.toml").write_text(SETTINGS)
     notes = root / "notes"

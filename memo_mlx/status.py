@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .answering.recall import damage
 from .catalog import Catalog, Memory, memory_state
-from .recall import damage
 
 
 def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def tiny_model_env(tiny_q8: TinyModel, monkeypatch: pytest.MonkeyPatch) -> TinyM
 @pytest.fixture(scope="session")
 def default_model():
     """The real bundled default model, loaded once for the slow tests."""
-    from memo_mlx.models import load_base
+    from memo_mlx.models.base import load_base
 
     return load_base()
 
@@ -102,7 +102,7 @@ def tiny_server(tiny_q8: TinyModel, tiny_dir: Path) -> Iterator[str]:
 def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """mlx-lm's server on loopback serving the bundled default model (an MLX folder made from
     its GGUF, quantized as in the file), for the slow tests: its base URL."""
-    from memo_mlx.models import default_model_path
+    from memo_mlx.models.base import default_model_path
     from servers import mlx_folder, mlx_server
 
     where = tmp_path_factory.mktemp("default-server")

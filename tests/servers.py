@@ -20,7 +20,7 @@ from pathlib import Path
 from mlx.utils import tree_flatten
 from mlx_lm.utils import save_config, save_model
 
-from memo_mlx.gguf_loader import load_gguf
+from memo_mlx.models.gguf_loader import load_gguf
 
 
 def mlx_folder(gguf: Path, out: Path) -> Path:

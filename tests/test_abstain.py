@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from memo_mlx.abstain import abstentions, invented_name
+from memo_mlx.answering.abstain import abstentions, invented_name
 from memo_mlx.scoring import DONT_KNOW
 
 QUESTIONS = [

@@ -18,8 +18,8 @@ from app.engine import EngineBridge
 from app.main import MainWindow, dress, single_instance
 from app.resources import icon, stylesheet
 from app.sidebar import state_line
+from memo_mlx.answering.recall import LOCAL
 from memo_mlx.catalog import Catalog
-from memo_mlx.recall import LOCAL
 from memo_mlx.scoring import says_unknown
 from memo_mlx.settings import memo_home, save_user_settings
 from tiny import FAST_TEACHING
@@ -521,8 +521,8 @@ def test_a_ready_card_fits_the_sidebar_and_keeps_its_menu_button(qtbot, width, n
 def test_the_not_learned_line_lists_the_files_with_why(qtbot, home, tmp_path):
     from PySide6.QtWidgets import QMessageBox
 
-    from memo_mlx.chunking import Chunker
-    from memo_mlx.ingest import scan_memory
+    from memo_mlx.sources.chunking import Chunker
+    from memo_mlx.sources.ingest import scan_memory
 
     with Catalog() as catalog:
         memory = catalog.create_memory("notes")

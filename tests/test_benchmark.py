@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from memo_mlx.benchmark import DEFAULT_CONDITIONS
+from memo_mlx.bench.benchmark import DEFAULT_CONDITIONS
 from memo_mlx.catalog import Catalog
 from memo_mlx.cli import main
 from memo_mlx.scoring import says_unknown

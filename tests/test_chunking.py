@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from memo_mlx.chunking import Chunker, ChunkSettings, load_token_counter
-from memo_mlx.extract import Extracted, Section
-from memo_mlx.models import resolve_source
+from memo_mlx.models.base import resolve_source
+from memo_mlx.sources.chunking import Chunker, ChunkSettings, load_token_counter
+from memo_mlx.sources.extract import Extracted, Section
 
 
 def doc(*sections: tuple[tuple[str, ...], str], fmt: str = "markdown") -> Extracted:

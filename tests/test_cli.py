@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from memo_mlx.cli import EXIT_FAILED, EXIT_USAGE, main
-from memo_mlx.models import backend, compute_for
+from memo_mlx.models.base import backend, compute_for
 
 
 def test_status_json_keys(capsys, tiny_model_env):

@@ -11,9 +11,9 @@ import pytest
 
 from memo_mlx import cli
 from memo_mlx.errors import MemoError
-from memo_mlx.synthesis import SynthesisProgress
-from memo_mlx.teach import TeachProgress
-from memo_mlx.training import TrainProgress
+from memo_mlx.learning.teach import TeachProgress
+from memo_mlx.learning.training import TrainProgress
+from memo_mlx.reflections.synthesis import SynthesisProgress
 
 CLEAR = "\r\x1b[K"
 
@@ -116,7 +116,7 @@ def test_a_resumed_training_says_so_once_on_a_line_of_its_own(monkeypatch):
 
 
 def test_after_training_the_check_is_said(monkeypatch):
-    from memo_mlx.teach import CheckProgress
+    from memo_mlx.learning.teach import CheckProgress
 
     stderr = terminal(monkeypatch)
     cli._teach_progress(TeachProgress("check", CheckProgress(12)))

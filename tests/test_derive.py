@@ -1,5 +1,5 @@
 """Reflections derived from the text by rule: real fronted questions that name their subject,
-answered by the fact restated, checked against the source (see `memo_mlx.derive`)."""
+answered by the fact restated, checked against the source (see `memo_mlx.reflections.derive`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from memo_mlx import derive
-from memo_mlx.derive import Pair
+from memo_mlx.reflections import derive
+from memo_mlx.reflections.derive import Pair
 
 # A small fictional folder: three "documents" that share names (Mara Quill, Port Aldren), a list,
 # and a table rendered the way the extractor renders CSV rows.
@@ -450,7 +450,7 @@ def test_quality_report(capsys):
     assert len(lines) > 60
 
 
-# Pages of the first fiction generator (bench/corpus.py, replaced by memo_mlx.fiction): a town
+# Pages of the first fiction generator (bench/corpus.py, replaced by memo_mlx.bench.fiction): a town
 # page and a person page that share the town.
 TOWN = """# Kilbrae
 

@@ -1,6 +1,6 @@
-"""A chat server as executive or writer (`memo_mlx.endpoint`): against mlx-lm's real server on
-loopback (the tiny model), and against hand-made servers only for replies a real one does not
-give (garbage, a hang, a nested error, a non-streamed reply, a list of several models)."""
+"""A chat server as executive or writer (`memo_mlx.models.endpoint`): against mlx-lm's real
+server on loopback (the tiny model), and against hand-made servers only for replies a real one
+does not give (garbage, a hang, a nested error, a non-streamed reply, a list of several models)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from memo_mlx.endpoint import Endpoint, EndpointError, check_url, configured_executive
+from memo_mlx.models.endpoint import Endpoint, EndpointError, check_url, configured_executive
 from memo_mlx.settings import save_user_settings
 from servers import free_port
 

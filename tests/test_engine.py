@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from memo_mlx.answering.recall import RecallError
 from memo_mlx.engine import Consulting, Engine, LeftOut, Loading, Removed
 from memo_mlx.errors import MemoError, UsageError
-from memo_mlx.ingest import ScanProgress
-from memo_mlx.recall import RecallError
-from memo_mlx.teach import TeachProgress
-from memo_mlx.teacher import TeachState
+from memo_mlx.learning.teach import TeachProgress
+from memo_mlx.learning.teacher import TeachState
+from memo_mlx.sources.ingest import ScanProgress
 from tiny import FAST_TEACHING
 
 QUESTION = "Who designed the Hollow Bridge?"

@@ -14,7 +14,7 @@ from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
 from memo_mlx.errors import MemoError
-from memo_mlx.extract import (
+from memo_mlx.sources.extract import (
     SNIFF,
     Extracted,
     ExtractError,

@@ -13,8 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from memo_mlx.derive import cross_pairs, derive, entities
-from memo_mlx.fiction import KINDS, Corpus, Question, make_corpus, read_questions, write_corpus
+from memo_mlx.bench.fiction import (
+    KINDS,
+    Corpus,
+    Question,
+    make_corpus,
+    read_questions,
+    write_corpus,
+)
+from memo_mlx.reflections.derive import cross_pairs, derive, entities
 from memo_mlx.scoring import normalise
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from memo_mlx.catalog import Catalog
-from memo_mlx.chunking import Chunker
-from memo_mlx.ingest import add_paths
-from memo_mlx.runtime import ModelRuntime
+from memo_mlx.learning.teach import adapter_dir, teach_memory
+from memo_mlx.models.runtime import ModelRuntime
 from memo_mlx.settings import memo_home
-from memo_mlx.teach import adapter_dir, teach_memory
+from memo_mlx.sources.chunking import Chunker
+from memo_mlx.sources.ingest import add_paths
 from tiny import FAST_TEACHING
 
 # Gemma 3's token ids for these texts (its published tokenizer; the ids of a text are the

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from gguf import GGMLQuantizationType as QT
 
-from memo_mlx.gguf_loader import GGUFError, load_gguf
+from memo_mlx.models.gguf_loader import GGUFError, load_gguf
 from tiny import SLIDING_WINDOW, write_tiny_family_gguf, write_tiny_gguf
 
 PROMPT = [3 + i for i in (72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100)]
@@ -52,7 +52,7 @@ CASES = [
 
 @pytest.mark.parametrize(("qtype", "tie", "tolerance"), CASES, ids=lambda v: str(v))
 def test_dense_model_matches_reference(tmp_path: Path, qtype: QT, tie: bool, tolerance: float):
-    from memo_mlx.models import load_base
+    from memo_mlx.models.base import load_base
 
     tiny = write_tiny_gguf(tmp_path / f"m-{qtype.name}.gguf", qtype, tie=tie)
     assert tiny.reference is not None
@@ -80,7 +80,7 @@ def test_quantized_model_matches_reference(tmp_path: Path, qtype: QT):
 def test_other_families_match_their_reference(tmp_path: Path, arch: str, qtype: QT):
     """Each family's names, hyperparameters and fixes: its mlx-lm model computes what the
     reference does, dense and quantized, over a prompt longer than gemma3's sliding window."""
-    from memo_mlx.models import load_base
+    from memo_mlx.models.base import load_base
 
     assert len(PROMPT) > SLIDING_WINDOW
     tiny = write_tiny_family_gguf(tmp_path / f"{arch}.gguf", arch, qtype)
@@ -98,11 +98,11 @@ def test_other_families_match_their_reference(tmp_path: Path, arch: str, qtype: 
 def test_a_family_generates_and_learns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A gemma3 file through the whole engine: streamed generation and a memory taught."""
     from memo_mlx.catalog import Catalog
-    from memo_mlx.chunking import Chunker
-    from memo_mlx.ingest import add_paths
-    from memo_mlx.runtime import ModelRuntime
+    from memo_mlx.learning.teach import teach_memory
+    from memo_mlx.models.runtime import ModelRuntime
     from memo_mlx.settings import memo_home
-    from memo_mlx.teach import teach_memory
+    from memo_mlx.sources.chunking import Chunker
+    from memo_mlx.sources.ingest import add_paths
     from tiny import FAST_TEACHING
 
     tiny = write_tiny_family_gguf(tmp_path / "gemma3.gguf", "gemma3")
@@ -155,7 +155,7 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     """The "llama" (SentencePiece) tokenizer model: merges from scores, byte fallback."""
     import gguf
 
-    from memo_mlx.gguf_loader import GGUFMetadata, build_tokenizer
+    from memo_mlx.models.gguf_loader import GGUFMetadata, build_tokenizer
 
     pieces = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
     words = ["▁", "h", "e", "l", "o", "w", "r", "d", "he", "ll", "▁he", "llo", "▁hello", "▁w"]
@@ -194,7 +194,7 @@ def _tokenizer_only(path: Path, arch: str, kind: str, pieces: list[str], *,
     """The tokenizer of a file holding only a vocabulary (no tensors)."""
     import gguf
 
-    from memo_mlx.gguf_loader import GGUFMetadata, build_tokenizer
+    from memo_mlx.models.gguf_loader import GGUFMetadata, build_tokenizer
 
     w = gguf.GGUFWriter(str(path), arch=arch)
     w.add_tokenizer_model(kind)
@@ -265,7 +265,7 @@ def test_llama3_words_are_looked_up_whole(tmp_path: Path):
 
 def test_a_thinking_template_is_asked_not_to_think(tmp_path: Path):
     """Qwen3's template opens a <think> block unless told not to: the prompt tells it."""
-    from memo_mlx.chat_template import prompt_ids
+    from memo_mlx.models.chat_template import prompt_ids
 
     template = ("{{ messages[0]['content'] }}{% if add_generation_prompt %}"
                 "{% if enable_thinking is defined and not enable_thinking %}[no thinking]"
@@ -324,7 +324,7 @@ def test_default_model_logits_are_sensible(default_model):
 def test_default_model_quantized_and_dense_agree():
     """The CPU's dense compute copy computes what the file's quantized weights say (both
     loaded explicitly, so the two paths are compared on any backend)."""
-    from memo_mlx.models import load_base
+    from memo_mlx.models.base import load_base
 
     quantized, dense = load_base(compute="quantized"), load_base(compute="dense")
     assert dense.compute == "dense float32" and quantized.compute == "quantized"

@@ -18,8 +18,9 @@ import pytest
 from fpdf import FPDF
 
 from memo_mlx.catalog import Catalog
-from memo_mlx.chunking import Chunker, ChunkSettings
-from memo_mlx.ingest import (
+from memo_mlx.models.base import resolve_source
+from memo_mlx.sources.chunking import Chunker, ChunkSettings
+from memo_mlx.sources.ingest import (
     IngestError,
     ScanProgress,
     ScanReport,
@@ -28,7 +29,6 @@ from memo_mlx.ingest import (
     remove_path,
     scan_memory,
 )
-from memo_mlx.models import resolve_source
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ import pytest
 from mlx.utils import tree_flatten
 from mlx_lm.tuner.lora import LoRALinear
 
-from memo_mlx import training
-from memo_mlx.merge import factorize, lora_delta, ties, ties_merge, trim
-from memo_mlx.models import BaseModel, load_base
-from memo_mlx.training import (
+from memo_mlx.learning import training
+from memo_mlx.learning.merge import factorize, lora_delta, ties, ties_merge, trim
+from memo_mlx.learning.training import (
     TrainingError,
     TrainSettings,
     adapter_config,
@@ -23,6 +22,7 @@ from memo_mlx.training import (
     load_adapter_weights,
     save_adapter,
 )
+from memo_mlx.models.base import BaseModel, load_base
 from tiny import TinyModel
 
 PROBE = mx.array([[1, 120, 118, 264, 13, 40, 50, 60]])

@@ -9,8 +9,8 @@ import mlx.core as mx
 import pytest
 from mlx.utils import tree_flatten
 
-from memo_mlx.gguf_loader import load_gguf
-from memo_mlx.models import ModelError, backend, compute_for, load_base, resolve_source
+from memo_mlx.models.base import ModelError, backend, compute_for, load_base, resolve_source
+from memo_mlx.models.gguf_loader import load_gguf
 from tiny import HEADS, HIDDEN, INTERMEDIATE, KV_HEADS, LAYERS
 
 

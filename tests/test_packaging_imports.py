@@ -25,8 +25,8 @@ for name in {EXCLUDED!r}:
     sys.modules[name] = None  # importing it raises ImportError, as in the bundle
 from pathlib import Path
 import mlx_lm.generate
-from memo_mlx.extract import extract
-from memo_mlx.models import load_base
+from memo_mlx.sources.extract import extract
+from memo_mlx.models.base import load_base
 base = load_base({str(tiny_q8.path)!r})
 assert base.tokenizer.encode("the hat")
 path = Path({str(tmp_path / "bridge.pdf")!r})

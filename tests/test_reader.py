@@ -4,8 +4,8 @@ and holds none of its answers, by "I don't know."."""
 
 from __future__ import annotations
 
-from memo_mlx.reader import reader_for, reading_prompt, training_examples
-from memo_mlx.runtime import ModelRuntime
+from memo_mlx.answering.reader import reader_for, reading_prompt, training_examples
+from memo_mlx.models.runtime import ModelRuntime
 from memo_mlx.scoring import DONT_KNOW
 
 BRIDGE = ("The Hollow Bridge was designed by Mara Quill. It was finished in 1987. The bridge "

@@ -83,11 +83,11 @@ def taught(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[
     import os
 
     from memo_mlx.catalog import Catalog
-    from memo_mlx.chunking import Chunker
-    from memo_mlx.ingest import add_paths, scan_memory
-    from memo_mlx.runtime import ModelRuntime
-    from memo_mlx.synthesis import synthesize
-    from memo_mlx.writer import Writer
+    from memo_mlx.models.runtime import ModelRuntime
+    from memo_mlx.reflections.synthesis import synthesize
+    from memo_mlx.reflections.writer import Writer
+    from memo_mlx.sources.chunking import Chunker
+    from memo_mlx.sources.ingest import add_paths, scan_memory
 
     home = tmp_path_factory.mktemp("realdocs-home")
     folder = tmp_path_factory.mktemp("realdocs") / "docs"

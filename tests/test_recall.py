@@ -13,12 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from memo_mlx.catalog import Catalog, ChunkText
-from memo_mlx.chunking import Chunker
-from memo_mlx.cli import main
-from memo_mlx.endpoint import Endpoint
-from memo_mlx.ingest import add_paths
-from memo_mlx.recall import (
+from memo_mlx.answering.recall import (
     LOCAL,
     Quote,
     Recall,
@@ -29,9 +24,14 @@ from memo_mlx.recall import (
     parse_questions,
     supporting,
 )
-from memo_mlx.runtime import ModelRuntime, Reply
+from memo_mlx.catalog import Catalog, ChunkText
+from memo_mlx.cli import main
+from memo_mlx.learning.teach import teach_memory
+from memo_mlx.models.endpoint import Endpoint
+from memo_mlx.models.runtime import ModelRuntime, Reply
 from memo_mlx.scoring import says_unknown, starts_declining
-from memo_mlx.teach import teach_memory
+from memo_mlx.sources.chunking import Chunker
+from memo_mlx.sources.ingest import add_paths
 from servers import free_port
 from tiny import FAST_TEACHING
 
@@ -578,7 +578,7 @@ def test_a_question_that_does_not_fit_is_refused_before_any_generation(recall):
     """The rule: the question's prompt tokens plus the answer's room (12 tokens here) within
     the model's context (the tiny model's 512). One token less fits; more is refused, in every
     mode and in a batch, before anything is generated."""
-    from memo_mlx.recall import QuestionTooLong, user
+    from memo_mlx.answering.recall import QuestionTooLong, user
 
     def tokens(k: int) -> int:
         return recall.runtime.prompt_tokens([user("the hat " * k)]).result()[0]

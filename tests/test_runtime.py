@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from memo_mlx.models import ModelError
-from memo_mlx.runtime import ModelRuntime, RuntimeClosed
+from memo_mlx.models.base import ModelError
+from memo_mlx.models.runtime import ModelRuntime, RuntimeClosed
 from memo_mlx.settings import GenerationSettings
 
 CHAT = [{"role": "user", "content": "the hat in the hat"}]
@@ -112,15 +112,15 @@ def adapters(tiny_q8, tmp_path_factory):
     """Two adapters of one shape on the tiny model: one trained, one its negation."""
     import json
 
-    from memo_mlx.models import load_base
-    from memo_mlx.runtime import run_on_engine
-    from memo_mlx.training import (
+    from memo_mlx.learning.training import (
         Example,
         TrainSettings,
         load_adapter_weights,
         save_adapter,
         train_adapter,
     )
+    from memo_mlx.models.base import load_base
+    from memo_mlx.models.runtime import run_on_engine
 
     where = tmp_path_factory.mktemp("adapters")
 
@@ -150,7 +150,7 @@ def test_a_batch_answers_as_one_by_one(runtime):
 
 def test_more_chats_than_a_batch_answer_as_one_by_one(runtime):
     # With two places in the batch, each finished reply hands its place to the next chat.
-    from memo_mlx.runtime import _generate_batch
+    from memo_mlx.models.runtime import _generate_batch
 
     chats = [[{"role": "user", "content": f"the {w} in the hat"}]
              for w in ("cat", "dog", "hat", "mat", "bat")]

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from memo_mlx.cli import main
-from memo_mlx.synthesis import SynthesisSettings, check_generator, configured_generator
+from memo_mlx.reflections.synthesis import SynthesisSettings, check_generator, configured_generator
 
 
 @pytest.mark.slow
@@ -34,7 +34,7 @@ def test_a_served_model_is_checked_as_a_writer(default_server):
 def test_llama_cpp_server_answers_memo_ask(tmp_path, capsys):
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's server is not installed "
                         "here (`make bench-setup` installs it)")
-    from memo_mlx.models import default_model_path
+    from memo_mlx.models.base import default_model_path
     from servers import llama_cpp_server
 
     with llama_cpp_server(default_model_path(), tmp_path / "llama-cpp.log") as url:

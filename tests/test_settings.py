@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from memo_mlx.errors import MemoError
-from memo_mlx.models import ModelError, resolve_source
+from memo_mlx.models.base import ModelError, resolve_source
 from memo_mlx.settings import (
     TRAINING_STRENGTHS,
     data_folder_pointer,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.sidebar import state_line
-from memo_mlx.teacher import TeachState
+from memo_mlx.learning.teacher import TeachState
 
 STATUS: dict[str, Any] = {"paused": False, "documents": 3, "reflections": 40, "adapter": None,
                           "state": "stale", "chunks": 3, "failed": 0, "missing": []}
@@ -49,7 +49,7 @@ def test_writing_reflections_tells_the_time_left_once_a_chunk_is_done():
 
 
 def test_a_teach_elsewhere_is_what_it_waits_for():
-    from memo_mlx.teacher import ELSEWHERE
+    from memo_mlx.learning.teacher import ELSEWHERE
 
     assert line(phase="queued", detail=ELSEWHERE) == f"Waiting: {ELSEWHERE}"
     assert line(phase="queued") == "Waiting to learn"

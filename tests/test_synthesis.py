@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 
 from memo_mlx.catalog import Catalog
-from memo_mlx.chunking import Chunker, ChunkSettings
-from memo_mlx.endpoint import Endpoint
-from memo_mlx.ingest import add_paths, scan_memory
-from memo_mlx.models import resolve_source
-from memo_mlx.synthesis import (
+from memo_mlx.models.base import resolve_source
+from memo_mlx.models.endpoint import Endpoint
+from memo_mlx.reflections.synthesis import (
     STEPS,
     EndpointGenerator,
     SynthesisError,
@@ -29,7 +27,9 @@ from memo_mlx.synthesis import (
     parse_pairs,
     synthesize,
 )
-from memo_mlx.writer import Passage, Written
+from memo_mlx.reflections.writer import Passage, Written
+from memo_mlx.sources.chunking import Chunker, ChunkSettings
+from memo_mlx.sources.ingest import add_paths, scan_memory
 
 BRIDGE = (
     "# The Hollow Bridge\n\nThe Hollow Bridge in Port Aldren was designed by Mara Quill. "

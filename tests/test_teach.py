@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 
 from memo_mlx.catalog import Catalog, memory_state
-from memo_mlx.chunking import Chunker
 from memo_mlx.cli import main
-from memo_mlx.health import HealthSettings
-from memo_mlx.ingest import add_paths
-from memo_mlx.runtime import ModelRuntime
-from memo_mlx.teach import (
+from memo_mlx.learning.health import HealthSettings
+from memo_mlx.learning.teach import (
     TeachProgress,
     TeachSettings,
     adapter_dir,
     seconds_per_token,
     teach_memory,
 )
+from memo_mlx.models.runtime import ModelRuntime
+from memo_mlx.sources.chunking import Chunker
+from memo_mlx.sources.ingest import add_paths
 from tiny import FAST_TEACHING
 
 
@@ -303,7 +303,7 @@ def test_a_new_base_model_retrains_and_is_not_consulted_before(folder, runtime, 
                                                               monkeypatch):
     from gguf import GGMLQuantizationType as QT
 
-    from memo_mlx.recall import Recall, RecallError, unusable
+    from memo_mlx.answering.recall import Recall, RecallError, unusable
     from tiny import write_tiny_gguf
 
     with Catalog() as catalog:

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from memo_mlx.answering.recall import Recall
 from memo_mlx.catalog import Catalog
-from memo_mlx.chunking import Chunker
-from memo_mlx.endpoint import Endpoint
-from memo_mlx.ingest import add_paths
-from memo_mlx.recall import Recall
-from memo_mlx.runtime import ModelRuntime
+from memo_mlx.learning.teach import adapter_dir, teach_memory
+from memo_mlx.models.endpoint import Endpoint
+from memo_mlx.models.runtime import ModelRuntime
 from memo_mlx.scoring import normalise, says_unknown
-from memo_mlx.teach import adapter_dir, teach_memory
+from memo_mlx.sources.chunking import Chunker
+from memo_mlx.sources.ingest import add_paths
 
 # Facts no pretrained model can know.
 DOCS = {

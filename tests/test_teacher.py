@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from memo_mlx.catalog import Catalog
-from memo_mlx.ingest import add_paths
-from memo_mlx.runtime import ModelRuntime
+from memo_mlx.learning.teach import adapter_dir
+from memo_mlx.learning.teacher import ELSEWHERE, Teacher, TeachState
+from memo_mlx.learning.training import checkpoint_dir
+from memo_mlx.models.runtime import ModelRuntime
 from memo_mlx.settings import memo_home
-from memo_mlx.teach import adapter_dir
-from memo_mlx.teacher import ELSEWHERE, Teacher, TeachState
-from memo_mlx.training import checkpoint_dir
+from memo_mlx.sources.ingest import add_paths
 
 SETTINGS = """
 [training]

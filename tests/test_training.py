@@ -18,9 +18,8 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
-from memo_mlx import training
-from memo_mlx.models import BaseModel, load_base
-from memo_mlx.training import (
+from memo_mlx.learning import training
+from memo_mlx.learning.training import (
     Example,
     TrainingError,
     TrainProgress,
@@ -32,6 +31,7 @@ from memo_mlx.training import (
     save_adapter,
     train_adapter,
 )
+from memo_mlx.models.base import BaseModel, load_base
 from tiny import TinyModel
 
 NAMES = ["Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo"]
@@ -186,8 +186,8 @@ def test_long_examples_are_truncated_and_unanswerable_ones_skipped(base: BaseMod
 KILLED_RUN = """
 import json, sys, time
 from pathlib import Path
-from memo_mlx.models import load_base
-from memo_mlx.training import Example, TrainSettings, train_adapter
+from memo_mlx.models.base import load_base
+from memo_mlx.learning.training import Example, TrainSettings, train_adapter
 model_path, adapter, settings, examples = sys.argv[1:5]
 base = load_base(model_path)
 train_adapter(
@@ -354,7 +354,7 @@ WRITER = """
 import sys
 from pathlib import Path
 import mlx.core as mx
-from memo_mlx.training import save_adapter
+from memo_mlx.learning.training import save_adapter
 k = 0
 while True:
     k += 1

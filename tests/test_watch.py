@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from memo_mlx.watch import FolderWatcher, WatchEvent
+from memo_mlx.sources.watch import FolderWatcher, WatchEvent
 
 DEBOUNCE = 0.2
 POLL = 0.3
@@ -271,7 +271,7 @@ def test_a_failing_callback_does_not_stop_later_ones(
             raise RuntimeError("owner failed")
         rec(event)
 
-    with caplog.at_level(logging.ERROR, logger="memo_mlx.watch"):
+    with caplog.at_level(logging.ERROR, logger="memo_mlx.sources.watch"):
         watch({"notes": root}, on_event=flaky)
         (root / "a.txt").write_text("a")
         deadline = time.monotonic() + TIMEOUT

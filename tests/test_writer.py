@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from memo_mlx import squad
-from memo_mlx.runtime import ModelRuntime
-from memo_mlx.writer import (
+from memo_mlx.bench import squad
+from memo_mlx.models.runtime import ModelRuntime
+from memo_mlx.reflections.writer import (
     ANSWER_SEPARATOR,
     Writer,
     _trimmed,
@@ -172,7 +172,7 @@ def test_only_the_bundled_model_has_a_writer(tiny_model_env):
 
 
 def test_the_writer_ships_with_its_record():
-    from memo_mlx.writer import BASE_MODEL, writer_dir
+    from memo_mlx.reflections.writer import BASE_MODEL, writer_dir
 
     record = json.loads((writer_dir() / "record.json").read_text())
     assert record["base_model"] == BASE_MODEL

@@ -1,6 +1,6 @@
 """Tiny llama models written as real GGUF files, for fast tests of the whole stack.
 
-The GGUF names here are written out independently of `memo_mlx.gguf_loader`'s table, so a
+The GGUF names here are written out independently of `memo_mlx.models.gguf_loader`'s table, so a
 wrong mapping there shows up as a logits mismatch against the reference model.
 """
 
@@ -208,7 +208,7 @@ def write_tiny_gguf(
 
 
 # The other families: llama.cpp's names for what differs from llama, written out here apart from
-# `memo_mlx.gguf_models` (MLX name -> GGUF name).
+# `memo_mlx.models.gguf_models` (MLX name -> GGUF name).
 FAMILY_BLOCK = {
     "qwen2": {**BLOCK, "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias":
               "attn_k.bias", "self_attn.v_proj.bias": "attn_v.bias"},

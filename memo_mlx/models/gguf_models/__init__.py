@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import mlx.core as mx
 
-from ..errors import MemoError
+from ...errors import MemoError
 
 if TYPE_CHECKING:
     from ..gguf_loader import GGUFMetadata

@@ -19,7 +19,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 
-from .scoring import DONT_KNOW
+from ..scoring import DONT_KNOW
 
 _ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z",
            "br", "dr", "gr", "kr", "tr", "st", "th", "sh")

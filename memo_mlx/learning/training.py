@@ -44,8 +44,8 @@ from mlx_lm.tuner.dora import DoRAEmbedding, DoRALinear
 from mlx_lm.tuner.lora import LoRAEmbedding, LoRALinear, LoRASwitchLinear
 from mlx_lm.tuner.utils import linear_to_lora_layers, remove_lora_layers
 
-from .chat_template import chat_text
-from .errors import MemoError
+from ..errors import MemoError
+from ..models.chat_template import chat_text
 
 ADAPTER_FILE = "adapters.safetensors"
 CONFIG_FILE = "adapter_config.json"

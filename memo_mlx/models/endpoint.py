@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import MemoError
+from ..settings import from_section
 from .chat_template import Message
-from .errors import MemoError
 from .runtime import Reply
-from .settings import from_section
 
 # After a server refused a connection or did not answer, calls fail at once for this long:
 # one answer makes several calls, and each would wait out the timeout again.

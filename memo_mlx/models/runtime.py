@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import mlx.core as mx
 
+from ..settings import GenerationSettings, generation_settings
+from .base import BaseModel, load_base
 from .chat_template import Message, prompt_ids
-from .models import BaseModel, load_base
-from .settings import GenerationSettings, generation_settings
 
 T = TypeVar("T")
 
@@ -135,7 +135,7 @@ class ModelRuntime:
         The adapter stays attached between answers: consecutive questions to one memory cost
         nothing, and a swap to another memory of the same shape only loads its weights.
         """
-        from .training import attach_adapter, detach_adapter
+        from ..learning.training import attach_adapter, detach_adapter
 
         if adapter is None:
             if self._attached is not None:

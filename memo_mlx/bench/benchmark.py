@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import MemoError
+from ..errors import MemoError
+from ..scoring import covered, f1, is_correct, plain_sentences, says_unknown
 from .fiction import Question, make_corpus, read_questions, write_corpus
-from .scoring import covered, f1, is_correct, plain_sentences, says_unknown
 
 # The conditions asked after distractor documents joined the memory, and their answer modes.
 DISTRACTED = {"distractors": "direct", "combined+distractors": "combined",
@@ -110,7 +110,7 @@ def run_benchmark(
         questions = questions[: settings.questions]
     # The benchmark's memory lives in its own data folder: a user's memories are not touched.
     # Their settings are taken along: it measures the product as they have set it up.
-    from .settings import memo_home
+    from ..settings import memo_home
 
     own = memo_home() / "settings.toml"
     (work / "home").mkdir(exist_ok=True)
@@ -130,12 +130,12 @@ def run_benchmark(
 def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
          questions: list[Question], model: str | None,
          on_progress: Callable[[str], None]) -> dict[str, Any]:
-    from .catalog import Catalog
-    from .chunking import Chunker
-    from .ingest import add_paths
-    from .recall import Recall
-    from .runtime import ModelRuntime
-    from .teach import teach_memory
+    from ..answering.recall import Recall
+    from ..catalog import Catalog
+    from ..learning.teach import teach_memory
+    from ..models.runtime import ModelRuntime
+    from ..sources.chunking import Chunker
+    from ..sources.ingest import add_paths
 
     report: dict[str, Any] = {
         "settings": "user" if (work / "home" / "settings.toml").is_file() else "defaults",
@@ -273,8 +273,8 @@ def _judge(recall: Any, questions: Sequence[Question], memories: list[Any],
 def _judge_gold(recall: Any, questions: Sequence[Question]) -> dict[str, Any]:
     """Each question's own passage read as retrieved passages are (the reader, where the base
     model has one)."""
-    from .reader import reading_prompt
-    from .recall import user
+    from ..answering.reader import reading_prompt
+    from ..answering.recall import user
 
     missing = [q.id for q in questions if not q.context]
     if missing:

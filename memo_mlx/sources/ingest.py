@@ -31,11 +31,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog, CatalogError, Document, Folder, Memory
+from ..catalog import Catalog, CatalogError, Document, Folder, Memory
+from ..errors import MemoError, quoted
+from ..settings import from_section, memo_home
 from .chunking import Chunker
-from .errors import MemoError, quoted
 from .extract import SNIFF, ExtractError, extract, format_for, looks_binary
-from .settings import from_section, memo_home
 
 SNIFF_BYTES = 8192
 # Folders that hold tools' state, not a person's writing (hidden ones are skipped anyway).

@@ -35,13 +35,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..catalog import Catalog, Memory, RecallScore, Reflection
+from ..errors import MemoError
+from ..reflections.synthesis import Generator, SynthesisProgress, SynthesisReport, synthesize
+from ..reflections.writer import Writer
+from ..settings import from_section, load_defaults, memo_home
+from ..sources.chunking import Chunker
+from ..sources.ingest import ScanProgress, ScanReport, scan_memory
 from . import health
-from .catalog import Catalog, Memory, RecallScore, Reflection
-from .chunking import Chunker
-from .errors import MemoError
-from .ingest import ScanProgress, ScanReport, scan_memory
-from .settings import from_section, load_defaults, memo_home
-from .synthesis import Generator, SynthesisProgress, SynthesisReport, synthesize
 from .training import (
     Example,
     TrainProgress,
@@ -51,7 +52,6 @@ from .training import (
     train_adapter,
     weights_digest,
 )
-from .writer import Writer
 
 STRATEGIES = ("incremental", "ties", "full")
 

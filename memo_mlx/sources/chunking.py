@@ -24,11 +24,11 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from .catalog import NewChunk
+from ..catalog import NewChunk
+from ..models.base import ModelError, ModelSource, load_tokenizer, resolve_source
+from ..settings import from_section, memo_home, write_atomically
 from .extract import Extracted
-from .models import ModelError, ModelSource, load_tokenizer, resolve_source
 from .sentences import sentences
-from .settings import from_section, memo_home, write_atomically
 
 # Bump when the cutting changes: documents are then cut again (chunks whose text is the same
 # keep what they taught). 2: sentences end where `sentences` says (not after "Dr." or "J.").

@@ -51,13 +51,12 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from . import derive
-from .catalog import Catalog, ChunkText, Memory, Reflection
-from .endpoint import Endpoint, EndpointError
-from .errors import MemoError, UsageError, quoted
-from .reader import reader_for, reading_prompt, reading_system
-from .runtime import Reply
-from .scoring import (
+from ..catalog import Catalog, ChunkText, Memory, Reflection
+from ..errors import MemoError, UsageError, quoted
+from ..models.endpoint import Endpoint, EndpointError
+from ..models.runtime import Reply
+from ..reflections import derive
+from ..scoring import (
     DONT_KNOW,
     content_words,
     plain_sentences,
@@ -65,7 +64,8 @@ from .scoring import (
     starts_declining,
     stated_in,
 )
-from .settings import from_section, keep_verdict, known_verdict, prompt
+from ..settings import from_section, keep_verdict, known_verdict, prompt
+from .reader import reader_for, reading_prompt, reading_system
 
 MODES = ("auto", "direct", "protocol", "rag", "combined")
 # What "auto" is: the mode that answers best on the real-text bench (`memo bench --corpus
@@ -915,7 +915,7 @@ def damage(catalog: Catalog, memory: Memory) -> str | None:
     """Why the memory's adapter is not the one saved (damaged: a teach retrains it from
     scratch), or None. While a teach holds the memory, its new adapter is in place before the
     catalog records its digest: not damage."""
-    from .training import adapter_damage
+    from ..learning.training import adapter_damage
 
     current = catalog.adapter(memory.id)
     if current is None:

@@ -32,14 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import derive
-from .abstain import abstentions
-from .catalog import Catalog, ChunkText, Memory, NewReflection
-from .endpoint import Endpoint, EndpointError, remote_allowed
-from .errors import MemoError
-from .language import is_english
-from .scoring import question_key
-from .settings import (
+from ..answering.abstain import abstentions
+from ..catalog import Catalog, ChunkText, Memory, NewReflection
+from ..errors import MemoError
+from ..models.endpoint import Endpoint, EndpointError, remote_allowed
+from ..scoring import question_key
+from ..settings import (
     from_section,
     keep_verdict,
     known_verdict,
@@ -47,6 +45,8 @@ from .settings import (
     prompt,
     resources_dir,
 )
+from . import derive
+from .language import is_english
 from .writer import Writer, passages_of
 
 STEPS = ("direct", "indirect", "consolidated", "entity", "cross", "text", "abstain")

@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .scoring import question_key
-from .sentences import TITLES as _TITLES
-from .sentences import sentences as split_sentences
+from ..scoring import question_key
+from ..sources.sentences import TITLES as _TITLES
+from ..sources.sentences import sentences as split_sentences
 
 KINDS = ("direct", "indirect", "consolidated", "entity", "cross")
 

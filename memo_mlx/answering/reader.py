@@ -13,8 +13,8 @@ adapter teaches it the reading both ways:
   cannot answer).
 
 The prompt is the one `recall` reads passages with (`recall-rag`); no system turn, as for the
-writer. `python -m memo_mlx.reader train SQUAD_TRAIN.json` trains it (resources/reader/ holds
-the result and the record of its data and training).
+writer. `python -m memo_mlx.answering.reader train SQUAD_TRAIN.json` trains it
+(resources/reader/ holds the result and the record of its data and training).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .scoring import DONT_KNOW, content_words, normalise
-from .settings import prompt, resources_dir
-from .training import Example
-from .writer import BASE_MODEL, SYSTEM, sentence_spans, train_command
+from ..learning.training import Example
+from ..reflections.writer import BASE_MODEL, SYSTEM, sentence_spans, train_command
+from ..scoring import DONT_KNOW, content_words, normalise
+from ..settings import prompt, resources_dir
 
 
 def reader_dir() -> Path:
@@ -101,7 +101,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    from .blas import reexec_with_fast_blas
+    from ..blas import reexec_with_fast_blas
 
     reexec_with_fast_blas()  # as the writer's: a day of training with the bundled BLAS
     main(sys.argv[1:])

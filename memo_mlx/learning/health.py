@@ -15,9 +15,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import Catalog, Memory, RecallScore, Reflection
-from .scoring import recalls
-from .settings import from_section
+from ..catalog import Catalog, Memory, RecallScore, Reflection
+from ..scoring import recalls
+from ..settings import from_section
 
 
 @dataclass(frozen=True)

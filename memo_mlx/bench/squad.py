@@ -34,7 +34,7 @@ DISTRACTORS_FILE = "squad-distractors.json"
 
 def data_path() -> Path:
     """The evaluation set in a checkout (`bench/data/`)."""
-    return Path(__file__).resolve().parent.parent / "bench" / "data" / DATA_FILE
+    return Path(__file__).resolve().parents[2] / "bench" / "data" / DATA_FILE
 
 
 def _file_name(title: str) -> str:

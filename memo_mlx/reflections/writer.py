@@ -14,8 +14,8 @@ The spans are taken only where they occur in the sentence, so every answer the m
 is stated by its source; a question is kept only when it names things its source names (see
 `synthesis`). The prompts below are the one format both training and teaching use.
 
-`python -m memo_mlx.writer train SQUAD_TRAIN.json` trains it (resources/writer/ holds the
-result and the record of its data and training).
+`python -m memo_mlx.reflections.writer train SQUAD_TRAIN.json` trains it (resources/writer/
+holds the result and the record of its data and training).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .scoring import normalise, question_key
-from .settings import resources_dir
-from .training import Example
+from ..learning.training import Example
+from ..scoring import normalise, question_key
+from ..settings import resources_dir
 
 ANSWER_SEPARATOR = " | "
 # An empty system turn: the chat template's default one would add 16 tokens to every prompt.
@@ -191,7 +191,7 @@ class Writer:
         ("Who was her husband?" answered with the other man the sentence names) does not:
         round-trip consistency, the usual filter for written questions, and it needs no
         language of its own."""
-        from .settings import prompt
+        from ..settings import prompt
 
         chats = [[{"role": "user", "content": prompt("check-answer", sentence=w.sentence,
                                                      question=w.question)}]
@@ -482,8 +482,8 @@ def train_bundled(squad_path: Path, out: Path, epochs: int,
     import random
     import time
 
-    from .runtime import ModelRuntime
-    from .training import TrainSettings, train_adapter
+    from ..learning.training import TrainSettings, train_adapter
+    from ..models.runtime import ModelRuntime
 
     data = json.loads(squad_path.read_text())
     examples = examples_of(data)
@@ -548,7 +548,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    from .blas import reexec_with_fast_blas
+    from ..blas import reexec_with_fast_blas
 
     # An hour of training: with MLX's bundled reference BLAS it would be a day (the launchers
     # `memo` and `memo-app` do the same).

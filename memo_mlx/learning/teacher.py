@@ -29,15 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog
-from .chunking import Chunker, counter_of
-from .errors import MemoError
-from .ingest import ScanProgress, ignored_path
-from .settings import load_defaults
-from .synthesis import SynthesisProgress, configured_generator
+from ..catalog import Catalog
+from ..errors import MemoError
+from ..reflections.synthesis import SynthesisProgress, configured_generator
+from ..settings import load_defaults
+from ..sources.chunking import Chunker, counter_of
+from ..sources.ingest import ScanProgress, ignored_path
+from ..sources.watch import FolderWatcher, WatchEvent
 from .teach import CheckProgress, TeachProgress, TeachReport, adapter_dir, teach_memory
 from .training import TrainProgress, checkpoint_dir
-from .watch import FolderWatcher, WatchEvent
 
 log = logging.getLogger(__name__)
 
