@@ -73,7 +73,7 @@ def load_chunks(catalog: Catalog, memory_id: int) -> dict[int, str]:
 
 def bm25_ranker(catalog: Catalog, memory_id: int, ids: list[int]) -> Callable[[str], list[int]]:
     def rank(question: str) -> list[int]:
-        found = [c.id for c in catalog.search_chunks([memory_id], question, limit=len(ids))]
+        found = [c.id for c in catalog.sources.search_chunks([memory_id], question, limit=len(ids))]
         seen = set(found)
         return found + [i for i in ids if i not in seen]
 

@@ -96,7 +96,7 @@ def timed_teach(catalog, memory, runtime) -> dict:
         phases[phase] = round(following - at, 2)
     phases["scan"] = round(phases["scan"] + (marks[0][1] - start if marks else end - start), 2)
     t = report.training
-    runs = catalog.runs(memory.id)
+    runs = catalog.runs.of(memory.id)
     return {
         "examples": runs[-1]["examples"] if t and runs else 0,
         "seconds": round(end - start, 2),

@@ -85,7 +85,7 @@ def main() -> int:
             first = teach_memory(catalog, memory, runtime, chunker=Chunker(),
                                  settings=TeachSettings(strategy="full"))
             first_s = time.perf_counter() - start
-            old = catalog.reflections(memory.id)
+            old = catalog.reflections.of(memory.id)
         for name, text in BATCH_B.items():
             (folder / name).write_text(text)
         for strategy in ("incremental", "ties", "full"):
@@ -98,9 +98,9 @@ def main() -> int:
                 report = teach_memory(catalog, memory, runtime, chunker=Chunker(),
                                       settings=TeachSettings(strategy=strategy))
                 seconds = time.perf_counter() - start
-                new = [r for r in catalog.reflections(memory.id)
+                new = [r for r in catalog.reflections.of(memory.id)
                        if r.id not in {o.id for o in old}]
-                kept = [r for r in catalog.reflections(memory.id) if r.id in {o.id for o in old}]
+                kept = [r for r in catalog.reflections.of(memory.id) if r.id in {o.id for o in old}]
                 a = score(runtime, catalog, memory, kept, adapter_dir(memory))
                 b = score(runtime, catalog, memory, new, adapter_dir(memory))
             rows.append({

@@ -8,8 +8,8 @@ No Qt in here. The app (`app/`) and the `memo` CLI (`cli`) are thin layers over 
 
 - `sources`: files read (`extract`), cut into chunks (`chunking`, at `sentences`), registered
   and kept up to date (`ingest`), watched (`watch`).
-- `catalog`: the SQLite file of memories, folders, documents, chunks, reflections, training
-  runs, adapters and chats.
+- `catalog`: the SQLite file: the memories (`root`), and a store for each part below them:
+  `sources` (folders, documents, chunks), `reflections`, `runs` (and adapters), `chats`.
 - `reflections`: question-answer reflections written from the chunks (`derive` by rule,
   `writer` by the bundled writer adapter, `synthesis` for the five steps and their checks).
 - `learning`: a memory's adapter trained (`training`, `merge`), a whole teach (`teach`), in

@@ -159,7 +159,7 @@ class Engine:
 
     def errors(self, memory: Memory) -> list[tuple[str, str]]:
         """The files of `memory` that could not be read, and why."""
-        return self.catalog.errors(memory.id)
+        return self.catalog.sources.errors(memory.id)
 
     def add(self, paths: Iterable[str | Path], memory: str | None = None, *, scan: bool = True,
             on_event: OnEvent | None = None) -> tuple[Memory, ScanReport | None]:
@@ -361,7 +361,7 @@ class Engine:
         only = None
         if not idle:
             only = {m.id for m in self.selected(memory)}
-            if not any(self.catalog.folders(i) for i in only):
+            if not any(self.catalog.sources.folders(i) for i in only):
                 raise MemoError("no folders to watch: add one with `memo add PATH`")
             if memory is None:
                 only = None  # every memory, also those added while it watches
@@ -376,37 +376,37 @@ class Engine:
 
     def chats(self) -> list[Chat]:
         """Newest first."""
-        return self.catalog.chats()
+        return self.catalog.chats.all()
 
     def chat(self, chat_id: int) -> Chat | None:
-        return self.catalog.chat(chat_id)
+        return self.catalog.chats.get(chat_id)
 
     def messages(self, chat_id: int) -> list[ChatMessage]:
-        return self.catalog.messages(chat_id)
+        return self.catalog.chats.messages(chat_id)
 
     def save_question(self, chat_id: int | None, question: str) -> int:
         """Keep a question in its chat (None: a new chat, titled by it); the chat's id."""
         with self.catalog.atomic():
             if chat_id is None:
-                chat_id = self.catalog.create_chat().id
-            self.catalog.add_message(chat_id, "user", question)
+                chat_id = self.catalog.chats.create().id
+            self.catalog.chats.add_message(chat_id, "user", question)
         return chat_id
 
     def save_answer(self, chat_id: int, answer: Answer, streamed: str = "") -> None:
         """Keep a reply in its chat (`streamed`: what was shown of it, kept when it was
         stopped before it had an answer)."""
         data = answer.to_json()
-        self.catalog.add_message(chat_id, "assistant", answer.answer or streamed,
+        self.catalog.chats.add_message(chat_id, "assistant", answer.answer or streamed,
                                  mode=answer.mode,
                                  memories=answer.memories, trace=data["trace"],
                                  sources=answer.sources, quotes=data["quotes"],
                                  executive=answer.executive)
 
     def rename_chat(self, chat_id: int, title: str) -> Chat:
-        return self.catalog.rename_chat(chat_id, title)
+        return self.catalog.chats.rename(chat_id, title)
 
     def delete_chat(self, chat_id: int) -> None:
-        self.catalog.delete_chat(chat_id)
+        self.catalog.chats.delete(chat_id)
 
 
 __all__ = ["Answer", "Consulting", "Engine", "LeftOut", "Loading", "MemoryView", "Removed",

@@ -12,8 +12,8 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
     """One memory as `memo status --json` shows it (docs/cli-contract.md lists the keys that
     must be there)."""
     stats = catalog.stats(memory.id)
-    folders = catalog.folders(memory.id)
-    recall = catalog.recall(memory.id)
+    folders = catalog.sources.folders(memory.id)
+    recall = catalog.reflections.recall(memory.id)
     teaching = catalog.is_locked(f"teach-{memory.id}")
     why = None if teaching else damage(catalog, memory)
     return {
@@ -32,7 +32,7 @@ def memory_status(catalog: Catalog, memory: Memory) -> dict[str, Any]:
         "damage": why,
         "missing": [f.path for f in folders if f.state == "missing"],
         "failed": stats.failed,
-        "errors": [{"path": p, "error": e} for p, e in catalog.errors(memory.id)],
+        "errors": [{"path": p, "error": e} for p, e in catalog.sources.errors(memory.id)],
         "recall": None if recall is None else {
             "score": round(recall.score, 3), "right": recall.right, "asked": recall.asked,
             "documents": [{"path": d.path, "score": round(d.right / d.asked, 3) if d.asked

@@ -10,10 +10,10 @@ def chunk(text: str) -> NewChunk:
 
 
 def save(catalog: Catalog, memory_id: int, folder_id: int, path: str, texts: list[str]) -> int:
-    catalog.save_document(
+    catalog.sources.save_document(
         memory_id, folder_id, path, size=1, mtime_ns=1, hash=f"doc-{texts}", format="text",
         encoding="utf-8", title=None, chunker="c1", chunks=[chunk(t) for t in texts],
     )
-    doc = catalog.document_by_path(memory_id, path)
+    doc = catalog.sources.document_by_path(memory_id, path)
     assert doc is not None
     return doc.id

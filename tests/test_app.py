@@ -268,19 +268,19 @@ def test_a_reply_opens_to_its_trace_and_sources(qtbot, home, tmp_path, monkeypat
     source.parent.mkdir()
     source.write_text(NOTES["bridge.md"])
     with Catalog() as catalog:
-        chat = catalog.create_chat()
-        catalog.add_message(chat.id, "user", QUESTION)
-        catalog.add_message(
+        chat = catalog.chats.create()
+        catalog.chats.add_message(chat.id, "user", QUESTION)
+        catalog.chats.add_message(
             chat.id, "assistant", "Mara Quill", mode="direct", memories=["notes"],
             trace=[{"stage": "direct", "question": QUESTION, "memory": "notes",
                     "answer": "Mara Quill", "confidence": 0.8}],
             sources=[str(source)])
-        catalog.add_message(chat.id, "user", "How long is it?")
-        catalog.add_message(chat.id, "assistant", "It is 412 metres long.", mode="combined",
+        catalog.chats.add_message(chat.id, "user", "How long is it?")
+        catalog.chats.add_message(chat.id, "assistant", "It is 412 metres long.", mode="combined",
                             memories=["notes"], sources=[str(source)],
                             quotes=[{"path": str(source), "text": "It is 412 metres long."}])
-        catalog.add_message(chat.id, "user", "Who painted it?")
-        catalog.add_message(chat.id, "assistant", "Oda Marr painted it.", mode="direct",
+        catalog.chats.add_message(chat.id, "user", "Who painted it?")
+        catalog.chats.add_message(chat.id, "assistant", "Oda Marr painted it.", mode="direct",
                             memories=["notes"],
                             trace=[{"stage": "direct", "question": "Who painted it?",
                                     "memory": "notes", "answer": "Oda Marr painted it.",
@@ -325,7 +325,7 @@ def test_quitting_while_training_resumes_at_the_next_start(qtbot, home, tmp_path
     win.close()  # Quit: training stops at its next step and leaves a checkpoint
     with Catalog() as catalog:
         memory = catalog.memory("bridges")
-        assert memory is not None and catalog.runs(memory.id)[-1]["status"] == "cancelled"
+        assert memory is not None and catalog.runs.of(memory.id)[-1]["status"] == "cancelled"
 
     again = open_window(qtbot)
     resumed: list = []
@@ -379,7 +379,7 @@ def test_plus_drop_on_a_card_rename_and_remove(qtbot, home, tmp_path, monkeypatc
     settled(qtbot, win)
     with Catalog() as catalog:
         assert [m.name for m in catalog.memories()] == ["letters"]
-        assert {f.path for f in catalog.folders(memory.id)} == {str(first), str(second)}
+        assert {f.path for f in catalog.sources.folders(memory.id)} == {str(first), str(second)}
     assert "more-letters" in win.sidebar.cards[memory.id].folders.text()
 
     monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("Letters home", True))
@@ -530,10 +530,11 @@ def test_the_not_learned_line_lists_the_files_with_why(qtbot, home, tmp_path):
         folder.mkdir()
         for i, text in enumerate(["The bridge is red.", "The tower is tall."]):
             (folder / f"n{i}.md").write_text(text)
-        added, _ = catalog.add_folder(memory.id, folder)
+        added, _ = catalog.sources.add_folder(memory.id, folder)
         scan_memory(catalog, memory, Chunker())
-        docs = {Path(p).name: d.id for p, d in catalog.documents(added.id).items()}
-        catalog.save_recall(memory.id, None, {docs["n0.md"]: (0, 2), docs["n1.md"]: (2, 2)})
+        docs = {Path(p).name: d.id for p, d in catalog.sources.documents(added.id).items()}
+        catalog.reflections.save_recall(memory.id, None,
+                                        {docs["n0.md"]: (0, 2), docs["n1.md"]: (2, 2)})
     win = open_window(qtbot)
     card = win.sidebar.cards[memory.id]
     assert "1 file not learned yet" in card.health.text()
@@ -706,7 +707,7 @@ def test_a_damaged_memory_says_so_and_cannot_be_switched_on(qtbot, home, tmp_pat
     memory = stored("bridges")
     switch = win.chat.switches[memory.id]
     with Catalog() as catalog:
-        weights = Path(catalog.adapter(memory.id)["path"]) / "adapters.safetensors"
+        weights = Path(catalog.runs.adapter(memory.id)["path"]) / "adapters.safetensors"
     data = bytearray(weights.read_bytes())
     data[-64:] = b"\xff" * 64  # bytes overwritten inside the tensors
     weights.write_bytes(bytes(data))

@@ -9,12 +9,8 @@ from pathlib import Path
 import pytest
 from catalog_data import chunk, save
 
-from memo_mlx.catalog import (
-    MIGRATIONS,
-    Catalog,
-    CatalogError,
-    memory_state,
-)
+from memo_mlx.catalog import Catalog, CatalogError, memory_state
+from memo_mlx.catalog.schema import MIGRATIONS
 
 TABLES = {"memories", "folders", "documents", "chunks", "reflections", "reflection_sources",
           "chunk_entities", "training_runs", "adapters", "chats", "messages", "migrations",
@@ -69,7 +65,7 @@ def test_a_failed_transaction_leaves_nothing(tmp_path: Path):
                 {"memory_id": memory.id, "path": "/x", "kind": "folder", "state": "ok"}
             )
             raise RuntimeError("killed half-way")
-        assert catalog.folders(memory.id) == []
+        assert catalog.sources.folders(memory.id) == []
 
 
 def states(catalog: Catalog) -> dict[int, str]:
@@ -79,14 +75,14 @@ def states(catalog: Catalog) -> dict[int, str]:
 def test_changed_document_keeps_unchanged_chunks_and_marks_the_rest_edited(tmp_path: Path):
     with Catalog(tmp_path / "c.db") as catalog:
         memory = catalog.create_memory("m")
-        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        folder, _ = catalog.sources.add_folder(memory.id, tmp_path)
         doc = save(catalog, memory.id, folder.id, "/a.txt", ["one", "two", "three"])
-        ids = {c["text"]: c["id"] for c in catalog.chunks(doc)}
+        ids = {c["text"]: c["id"] for c in catalog.sources.chunks(doc)}
         kept = teach(catalog, memory.id, [ids["one"]])
         lost = teach(catalog, memory.id, [ids["two"], ids["three"]])  # a cross-chunk pair
 
         save(catalog, memory.id, folder.id, "/a.txt", ["zero", "one", "three"])
-        after = catalog.chunks(doc)
+        after = catalog.sources.chunks(doc)
         assert [c["text"] for c in after] == ["zero", "one", "three"]
         assert {c["text"]: c["id"] for c in after}["one"] == ids["one"]  # same row, re-ordered
         assert states(catalog) == {kept: "active", lost: "edited"}  # replaced at the next teach
@@ -98,18 +94,18 @@ def test_changed_document_keeps_unchanged_chunks_and_marks_the_rest_edited(tmp_p
 def test_an_edit_marks_edited_a_removal_orphans(tmp_path: Path):
     with Catalog(tmp_path / "c.db") as catalog:
         memory = catalog.create_memory("m")
-        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        folder, _ = catalog.sources.add_folder(memory.id, tmp_path)
         edited_doc = save(catalog, memory.id, folder.id, "/a.txt", ["one", "two"])
         removed_doc = save(catalog, memory.id, folder.id, "/b.txt", ["three"])
-        a = {c["text"]: c["id"] for c in catalog.chunks(edited_doc)}
+        a = {c["text"]: c["id"] for c in catalog.sources.chunks(edited_doc)}
         kept, edited = teach(catalog, memory.id, [a["one"]]), teach(catalog, memory.id, [a["two"]])
-        orphaned = teach(catalog, memory.id, [catalog.chunks(removed_doc)[0]["id"]])
+        orphaned = teach(catalog, memory.id, [catalog.sources.chunks(removed_doc)[0]["id"]])
 
-        assert catalog.save_document(
+        assert catalog.sources.save_document(
             memory.id, folder.id, "/a.txt", size=2, mtime_ns=2, hash="a2", format="text",
             encoding="utf-8", title=None, chunker="c1", chunks=[chunk("one"), chunk("deux")],
         ) == (1, 1)  # (chunks added, reflections marked edited)
-        assert catalog.remove_documents([removed_doc]) == 1
+        assert catalog.sources.remove_documents([removed_doc]) == 1
         assert states(catalog) == {kept: "active", edited: "edited", orphaned: "orphaned"}
         stats = catalog.stats(memory.id)
         assert (stats.reflections, stats.orphaned_reflections) == (1, 2)  # both need a teach
@@ -120,32 +116,32 @@ def test_removing_a_document_orphans_what_its_edits_left_behind(tmp_path: Path):
     # An adapter may still hold an edited or outdated reflection: removing its file must forget it.
     with Catalog(tmp_path / "c.db") as catalog:
         memory = catalog.create_memory("m")
-        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        folder, _ = catalog.sources.add_folder(memory.id, tmp_path)
         doc = save(catalog, memory.id, folder.id, "/a.txt", ["one", "two", "three"])
-        ids = {c["text"]: c["id"] for c in catalog.chunks(doc)}
+        ids = {c["text"]: c["id"] for c in catalog.sources.chunks(doc)}
         edited = teach(catalog, memory.id, [ids["one"], ids["two"]])
         outdated = teach(catalog, memory.id, [ids["one"], ids["three"]])
         save(catalog, memory.id, folder.id, "/a.txt", ["two", "three"])
         catalog.db.execute("UPDATE reflections SET state = 'outdated' WHERE id = ?", [outdated])
-        assert catalog.remove_documents([doc]) == 2
+        assert catalog.sources.remove_documents([doc]) == 2
         assert states(catalog) == {edited: "orphaned", outdated: "orphaned"}
 
 
 def finished(catalog: Catalog, memory_id: int, strategy: str | None) -> None:
-    run = catalog.start_run(memory_id, strategy=strategy)
-    catalog.finish_run(run, "done", adapter="adapters/m", base_model="b")
+    run = catalog.runs.start(memory_id, strategy=strategy)
+    catalog.runs.finish(run, "done", adapter="adapters/m", base_model="b")
 
 
 def edited_and_orphaned(catalog: Catalog, memory_id: int, root: Path) -> tuple[int, int, int]:
     """(active, edited, orphaned) reflections of two documents, one edited, one removed."""
-    folder, _ = catalog.add_folder(memory_id, root)
+    folder, _ = catalog.sources.add_folder(memory_id, root)
     doc = save(catalog, memory_id, folder.id, "/a.txt", ["one", "two"])
     gone = save(catalog, memory_id, folder.id, "/b.txt", ["three"])
-    ids = {c["text"]: c["id"] for c in catalog.chunks(doc)}
+    ids = {c["text"]: c["id"] for c in catalog.sources.chunks(doc)}
     rids = (teach(catalog, memory_id, [ids["one"]]), teach(catalog, memory_id, [ids["two"]]),
-            teach(catalog, memory_id, [catalog.chunks(gone)[0]["id"]]))
+            teach(catalog, memory_id, [catalog.sources.chunks(gone)[0]["id"]]))
     save(catalog, memory_id, folder.id, "/a.txt", ["one"])
-    catalog.remove_documents([gone])
+    catalog.sources.remove_documents([gone])
     return rids
 
 
@@ -158,8 +154,8 @@ def test_a_run_that_trains_on_outdates_the_edited_a_full_one_drops_all(tmp_path:
         stats = catalog.stats(memory.id)
         assert (stats.orphaned_reflections, stats.outdated_reflections) == (1, 1)
 
-        failed = catalog.start_run(memory.id, strategy="full")
-        catalog.finish_run(failed, "failed", error="out of memory")  # forgot nothing
+        failed = catalog.runs.start(memory.id, strategy="full")
+        catalog.runs.finish(failed, "failed", error="out of memory")  # forgot nothing
         assert len(states(catalog)) == 3
 
         finished(catalog, memory.id, "full")
@@ -172,9 +168,9 @@ def test_a_run_that_trains_on_outdates_the_edited_a_full_one_drops_all(tmp_path:
 def test_outdated_reflections_leave_the_memory_ready(tmp_path: Path):
     with Catalog(tmp_path / "c.db") as catalog:
         memory = catalog.create_memory("m")
-        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        folder, _ = catalog.sources.add_folder(memory.id, tmp_path)
         doc = save(catalog, memory.id, folder.id, "/a.txt", ["one", "two"])
-        ids = {c["text"]: c["id"] for c in catalog.chunks(doc)}
+        ids = {c["text"]: c["id"] for c in catalog.sources.chunks(doc)}
         teach(catalog, memory.id, [ids["one"]])
         edited = teach(catalog, memory.id, [ids["two"]])
         catalog.db.execute("UPDATE chunks SET synthesized_at = 'then'")
@@ -194,24 +190,24 @@ def test_forget_all_drops_whatever_text_is_gone(tmp_path: Path):
         active, edited, orphaned = edited_and_orphaned(catalog, memory.id, tmp_path)
         outdated = teach(catalog, memory.id, [])
         catalog.db.execute("UPDATE reflections SET state = 'outdated' WHERE id = ?", [outdated])
-        catalog.forget_all(memory.id)
+        catalog.runs.forget_all(memory.id)
         assert states(catalog) == {active: "active"}
         assert {r["reflection_id"] for r in catalog.db["reflection_sources"].rows} == {active}
-        assert catalog.adapter(memory.id) is None
+        assert catalog.runs.adapter(memory.id) is None
 
 
 def test_errors_keep_what_was_read_before(tmp_path: Path):
     with Catalog(tmp_path / "c.db") as catalog:
         memory = catalog.create_memory("m")
-        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        folder, _ = catalog.sources.add_folder(memory.id, tmp_path)
         doc_id = save(catalog, memory.id, folder.id, "/a.pdf", ["fact"])
-        catalog.save_error(memory.id, folder.id, "/a.pdf", size=9, mtime_ns=9,
+        catalog.sources.save_error(memory.id, folder.id, "/a.pdf", size=9, mtime_ns=9,
                            error="damaged PDF", retry=False)
-        doc = catalog.document_by_path(memory.id, "/a.pdf")
+        doc = catalog.sources.document_by_path(memory.id, "/a.pdf")
         assert doc is not None and doc.state == "error" and doc.error == "damaged PDF"
         assert (doc.size, doc.mtime_ns) == (1, 1)  # the good version's keys: retried next time
-        assert [c["text"] for c in catalog.chunks(doc_id)] == ["fact"]
-        assert catalog.errors(memory.id) == [("/a.pdf", "damaged PDF")]
+        assert [c["text"] for c in catalog.sources.chunks(doc_id)] == ["fact"]
+        assert catalog.sources.errors(memory.id) == [("/a.pdf", "damaged PDF")]
 
 
 def test_folders_nest_without_overlap(tmp_path: Path):
@@ -219,25 +215,25 @@ def test_folders_nest_without_overlap(tmp_path: Path):
     inner.mkdir(parents=True)
     with Catalog(tmp_path / "c.db") as catalog:
         memory = catalog.create_memory("m")
-        work, new = catalog.add_folder(memory.id, inner)
+        work, new = catalog.sources.add_folder(memory.id, inner)
         assert new
         save(catalog, memory.id, work.id, str(inner / "a.txt"), ["x"])
-        again, new = catalog.add_folder(memory.id, inner)
+        again, new = catalog.sources.add_folder(memory.id, inner)
         assert (again.id, new) == (work.id, False)
-        notes, new = catalog.add_folder(memory.id, tmp_path / "notes")  # takes work over
-        assert new and [f.path for f in catalog.folders(memory.id)] == [notes.path]
-        assert list(catalog.documents(notes.id)) == [str(inner / "a.txt")]
-        covered, new = catalog.add_folder(memory.id, inner)
+        notes, new = catalog.sources.add_folder(memory.id, tmp_path / "notes")  # takes work over
+        assert new and [f.path for f in catalog.sources.folders(memory.id)] == [notes.path]
+        assert list(catalog.sources.documents(notes.id)) == [str(inner / "a.txt")]
+        covered, new = catalog.sources.add_folder(memory.id, inner)
         assert (covered.id, new) == (notes.id, False)
 
 
 def test_remove_folder_removes_documents_and_orphans(tmp_path: Path):
     with Catalog(tmp_path / "c.db") as catalog:
         memory = catalog.create_memory("m")
-        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        folder, _ = catalog.sources.add_folder(memory.id, tmp_path)
         doc = save(catalog, memory.id, folder.id, "/a.txt", ["one"])
-        teach(catalog, memory.id, [catalog.chunks(doc)[0]["id"]])
-        assert catalog.remove_folder(folder) == 1
+        teach(catalog, memory.id, [catalog.sources.chunks(doc)[0]["id"]])
+        assert catalog.sources.remove_folder(folder) == 1
         stats = catalog.stats(memory.id)
         assert (stats.folders, stats.documents, stats.chunks) == (0, 0, 0)
         assert (stats.reflections, stats.orphaned_reflections) == (0, 1)
@@ -248,7 +244,7 @@ def test_state_follows_the_data(tmp_path: Path):
     with Catalog(tmp_path / "c.db") as catalog:
         memory = catalog.create_memory("m")
         assert memory_state(memory, catalog.stats(memory.id)) == "empty"
-        folder, _ = catalog.add_folder(memory.id, tmp_path)
+        folder, _ = catalog.sources.add_folder(memory.id, tmp_path)
         save(catalog, memory.id, folder.id, "/a.txt", ["one"])
         assert memory_state(memory, catalog.stats(memory.id)) == "stale"
 

@@ -271,7 +271,7 @@ def test_a_damaged_adapter_is_refused_shown_and_retrained_from_scratch(capsys, t
 
     weights = _taught(tmp_path, capsys)
     with Catalog() as catalog:
-        digest = catalog.adapter(1)["digest"]
+        digest = catalog.runs.adapter(1)["digest"]
     assert digest == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert (_status(capsys)["state"], _status(capsys)["damaged"]) == ("ready", False)
 
@@ -392,8 +392,8 @@ def test_a_read_only_data_folder_is_read_and_refuses_writes(capsys, tiny_model_e
 def test_a_read_only_catalog_is_never_migrated(capsys, monkeypatch, tmp_path):
     """A catalog of an older MeMo needs migrations it cannot save: said, not attempted. One
     not made yet reads as empty."""
-    from memo_mlx import catalog as catalog_module
-    from memo_mlx.catalog import MIGRATIONS, Catalog
+    from memo_mlx.catalog import Catalog, schema
+    from memo_mlx.catalog.schema import MIGRATIONS
 
     home = tmp_path / "memo-home"
     home.mkdir()
@@ -405,7 +405,7 @@ def test_a_read_only_catalog_is_never_migrated(capsys, monkeypatch, tmp_path):
     finally:
         home.chmod(0o755)
     with monkeypatch.context() as m:
-        m.setattr(catalog_module, "MIGRATIONS", MIGRATIONS[:-1])
+        m.setattr(schema, "MIGRATIONS", MIGRATIONS[:-1])
         Catalog().close()
     before = (home / "catalog.db").read_bytes()
     home.chmod(0o555)

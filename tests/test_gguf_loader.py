@@ -120,7 +120,7 @@ def test_a_family_generates_and_learns(tmp_path: Path, monkeypatch: pytest.Monke
         memory = add_paths(catalog, [folder], "notes")
         report = teach_memory(catalog, memory, runtime, chunker=Chunker())
         assert report.training is not None and report.training.steps > 0
-        assert catalog.adapter(memory.id) is not None
+        assert catalog.runs.adapter(memory.id) is not None
 
 
 def test_rope_freqs_are_applied(tmp_path: Path):

@@ -171,7 +171,7 @@ def test_unchanged_files_are_not_read_again(tmp_path, catalog, chunker):
     report = scan(catalog, chunker)
     assert (report.unchanged, report.changed) == (1, 0)
     assert chunk_ids(catalog, note) == ids
-    doc = catalog.document_by_path(catalog.memories()[0].id, str(note))
+    doc = catalog.sources.document_by_path(catalog.memories()[0].id, str(note))
     assert doc is not None and doc.mtime_ns == note.stat().st_mtime_ns
 
 
@@ -240,11 +240,11 @@ def test_a_missing_folder_keeps_its_documents_until_it_returns(tmp_path, catalog
     report = scan(catalog, chunker)
     assert report.removed == 0 and "not found" in errors(report)[str(root)]
     assert paths(catalog) == {str(root / "a.txt")}
-    assert catalog.folders()[0].state == "missing"
+    assert catalog.sources.folders()[0].state == "missing"
     (tmp_path / "elsewhere").rename(root)  # plugged back in
     report = scan(catalog, chunker)
     assert (report.unchanged, report.removed, report.errors) == (1, 0, [])
-    assert catalog.folders()[0].state == "ok"
+    assert catalog.sources.folders()[0].state == "ok"
 
 
 def test_an_emptied_folder_forgets_its_files(tmp_path, catalog, chunker):
@@ -336,7 +336,7 @@ def test_each_bad_file_is_one_error_and_the_scan_carries_on(tmp_path, catalog, c
     assert chunk_ids(catalog, report_pdf) == good_chunks
     assert "7 million" in text_of(catalog, report_pdf)
     memory = catalog.memories()[0]
-    assert dict(catalog.errors(memory.id)).keys() == {str(root / n) for n in (
+    assert dict(catalog.sources.errors(memory.id)).keys() == {str(root / n) for n in (
         "report.pdf", "broken.pdf", "locked.pdf", "empty.txt", "huge.txt")}
     # a failure is not retried while the file stays as it is, and is still reported
     again = scan(catalog, chunker)

@@ -101,8 +101,8 @@ def taught(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[
             writer = Writer.for_runtime(runtime)
             assert writer is not None, "the bundled model has a reflection writer"
             synthesize(catalog, memory, writer=writer)
-            reflections = catalog.reflections(memory.id)
-            sources = catalog.reflection_sources([r.id for r in reflections])
+            reflections = catalog.reflections.of(memory.id)
+            sources = catalog.reflections.sources([r.id for r in reflections])
             out: dict[str, list[Pair]] = {}
             for r in reflections:
                 for path in sources[r.id]:

@@ -245,15 +245,15 @@ def test_an_untaught_memory_says_teach_it_first(recall, tmp_path):
     memory = add_paths(recall.catalog, [tmp_path / "new"], "fresh")
     with pytest.raises(RecallError, match="memo teach --memory fresh"):
         recall.ask(QUESTION, [memory], mode="direct")
-    recall.catalog.forget_all(memory.id)
+    recall.catalog.runs.forget_all(memory.id)
 
 
 def test_health_is_measured_after_teaching(env):
     with Catalog() as catalog:
         facts = catalog.memory("facts")
-        score = catalog.recall(facts.id)
-        probes = catalog.probes(facts.id)
-        taught = {r.id for r in catalog.reflections(facts.id) if r.run_id is not None}
+        score = catalog.reflections.recall(facts.id)
+        probes = catalog.reflections.probes(facts.id)
+        taught = {r.id for r in catalog.reflections.of(facts.id) if r.run_id is not None}
     assert score is not None and score.asked == len(probes) > 0
     assert {Path(d.path).name for d in score.documents} <= {"bridge.md", "quill.md"}
     assert not taught & {r.id for r, _, _ in probes}  # held out: never trained on

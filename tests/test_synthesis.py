@@ -57,7 +57,7 @@ def taught_folder(tmp_path: Path, tiny_q8) -> Iterator[tuple[Catalog, Path]]:
 def questions(catalog: Catalog) -> dict[str, str]:
     """The question-answer reflections (not the text passages)."""
     memory = catalog.memories()[0]
-    return {r.question: r.answer for r in catalog.reflections(memory.id) if r.kind != "text"}
+    return {r.question: r.answer for r in catalog.reflections.of(memory.id) if r.kind != "text"}
 
 
 def test_rules_cover_every_chunk_with_self_contained_pairs(taught_folder):
@@ -74,8 +74,8 @@ def test_rules_cover_every_chunk_with_self_contained_pairs(taught_folder):
     for q in pairs:
         assert q.endswith("?") and not re.search(r"\b(the text|the passage)\b", q, re.I)
     # every chunk is marked done and its reflections name their sources
-    assert catalog.untaught_chunks(memory.id) == []
-    sources = catalog.reflection_sources([r.id for r in catalog.reflections(memory.id)])
+    assert catalog.sources.untaught_chunks(memory.id) == []
+    sources = catalog.reflections.sources([r.id for r in catalog.reflections.of(memory.id)])
     assert {p for paths in sources.values() for p in paths} == {
         str(root / "bridge.md"), str(root / "quill.md")}
     assert {(s.step) for s in seen} >= {"direct", "indirect", "consolidated", "entity", "cross"}
@@ -86,8 +86,8 @@ def test_cross_document_pairs_cite_both_chunks(taught_folder):
     memory = catalog.memories()[0]
     report = synthesize(catalog, memory)
     assert report.steps["cross"].produced >= 1
-    cross = [r for r in catalog.reflections(memory.id) if r.kind == "cross"]
-    sources = catalog.reflection_sources([r.id for r in cross])
+    cross = [r for r in catalog.reflections.of(memory.id) if r.kind == "cross"]
+    sources = catalog.reflections.sources([r.id for r in cross])
     assert all(len(paths) == 2 for paths in sources.values())
 
 
@@ -233,7 +233,7 @@ def test_the_text_itself_is_taught_beside_the_questions(taught_folder):
     catalog, _ = taught_folder
     memory = catalog.memories()[0]
     report = synthesize(catalog, memory, generator=None)
-    text = [r for r in catalog.reflections(memory.id) if r.kind == "text"]
+    text = [r for r in catalog.reflections.of(memory.id) if r.kind == "text"]
     assert report.steps["text"].produced == len(text) == 2  # one passage of each short page
     said = " ".join(r.answer for r in text)
     assert "designed by Mara Quill" in said and "founded the Aldren Institute" in said
@@ -251,7 +251,7 @@ def test_other_languages_get_no_english_templates(tmp_path: Path, tiny_q8):
         scan_memory(catalog, memory,
                     Chunker(resolve_source(str(tiny_q8.path)), ChunkSettings(256, 16)))
         synthesize(catalog, memory, generator=None)
-        kinds = {r.kind for r in catalog.reflections(memory.id)}
+        kinds = {r.kind for r in catalog.reflections.of(memory.id)}
         assert kinds == {"text"}  # its own text, no "What did Das Brandenburger...?"
 
 
@@ -262,15 +262,16 @@ def test_a_memory_is_taught_to_decline_its_questions_asked_of_names_it_never_rea
     catalog, root = taught_folder
     memory = catalog.memories()[0]
     report = synthesize(catalog, memory, settings=DECLINING)
-    taught = [r for r in catalog.reflections(memory.id) if r.kind not in ("text", "abstain")]
-    declined = [r for r in catalog.reflections(memory.id) if r.kind == "abstain"]
+    taught = [r for r in catalog.reflections.of(memory.id) if r.kind not in ("text", "abstain")]
+    declined = [r for r in catalog.reflections.of(memory.id) if r.kind == "abstain"]
     assert report.steps["abstain"].produced == len(declined) >= 2  # one per chunk at least
     for r in declined:
         assert r.answer == "I don't know."
         # one of the memory's own questions with a name of its folder swapped for a name that
         # none of its documents holds
         swaps = [_swap(t.question, r.question) for t in taught]
-        assert any(old and catalog.mentions(memory.id, old) and not catalog.mentions(memory.id, new)
+        mentions = catalog.sources.mentions
+        assert any(old and mentions(memory.id, old) and not mentions(memory.id, new)
                    for old, new in swaps), r.question
 
 
@@ -300,7 +301,7 @@ def test_the_same_chunk_declines_the_same_questions_when_redone(tmp_path: Path, 
             scan_memory(catalog, memory,
                         Chunker(resolve_source(str(tiny_q8.path)), ChunkSettings(256, 16)))
             synthesize(catalog, memory, settings=DECLINING)
-            return [r.question for r in catalog.reflections(memory.id) if r.kind == "abstain"]
+            return [r.question for r in catalog.reflections.of(memory.id) if r.kind == "abstain"]
 
     first = declined()
     assert first and declined() == first
@@ -310,5 +311,5 @@ def test_abstention_can_be_turned_off(taught_folder):
     catalog, _ = taught_folder
     memory = catalog.memories()[0]
     report = synthesize(catalog, memory, settings=SynthesisSettings(abstain_share=0.0))
-    assert not [r for r in catalog.reflections(memory.id) if r.kind == "abstain"]
+    assert not [r for r in catalog.reflections.of(memory.id) if r.kind == "abstain"]
     assert report.steps["abstain"].produced == 0

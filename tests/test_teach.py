@@ -99,7 +99,7 @@ def replace_in(path: Path, old: str, new: str) -> None:
 def stale(catalog: Catalog, memory_id: int) -> list[str]:
     """The states of the reflections whose text is gone, one per reflection."""
     return [state for state in ("orphaned", "edited", "outdated")
-            for _ in catalog.reflections(memory_id, state)]
+            for _ in catalog.reflections.of(memory_id, state)]
 
 
 def test_teach_then_change_then_forget(folder, runtime):
@@ -118,7 +118,7 @@ def test_teach_then_change_then_forget(folder, runtime):
         assert (adapter_dir(memory) / "adapters.safetensors").is_file()
         assert {p.phase for p in seen} == {"scan", "synthesis", "training", "check"}
         assert memory_state(memory, catalog.stats(memory.id)) == "ready"
-        (run,) = catalog.runs(memory.id)
+        (run,) = catalog.runs.of(memory.id)
         assert run["status"] == "done" and run["strategy"] == "full"
         assert run["steps"] == first.training.steps and run["data_hash"]
         assert json.loads(run["settings"])["rank"] == 4
@@ -130,15 +130,15 @@ def test_teach_then_change_then_forget(folder, runtime):
         grown = teach(catalog, runtime)
         assert grown.strategy == "incremental"
         assert 0 < grown.reflections_new < grown.reflections_total
-        runs = catalog.runs(memory.id)
+        runs = catalog.runs.of(memory.id)
         assert runs[-1]["new_examples"] == grown.reflections_new
         assert runs[-1]["examples"] > grown.reflections_new  # with a replay of old ones
 
         (folder / "quill.md").unlink()
         forgot = teach(catalog, runtime)
         assert forgot.scan.removed == 1 and forgot.strategy == "full"
-        assert catalog.reflections(memory.id, "orphaned") == []  # dropped once retrained
-        assert not any("Tessaly" in r.answer for r in catalog.reflections(memory.id))
+        assert catalog.reflections.of(memory.id, "orphaned") == []  # dropped once retrained
+        assert not any("Tessaly" in r.answer for r in catalog.reflections.of(memory.id))
         assert forgot.recall is None or "quill.md" not in {
             Path(d.path).name for d in forgot.recall.documents}
         assert memory_state(memory, catalog.stats(memory.id)) == "ready"
@@ -154,13 +154,13 @@ def test_an_edit_is_taught_incrementally_until_too_much_is_stale(towns, runtime)
         replace_in(towns / "aldren.md", "trades in wool.", "trades in wool and dyed cloth.")
         edit = teach(catalog, runtime)
         assert edit.scan.changed == 1 and edit.strategy == "incremental"
-        full_run, edit_run = catalog.runs(memory.id)
+        full_run, edit_run = catalog.runs.of(memory.id)
         assert edit_run["examples"] * 5 < full_run["examples"]  # the new ones and a replay
         assert edit_run["new_examples"] == edit.reflections_new > 0
-        outdated = catalog.reflections(memory.id, "outdated")  # trained past, not forgotten
+        outdated = catalog.reflections.of(memory.id, "outdated")  # trained past, not forgotten
         assert outdated and {r.run_id for r in outdated} == {full_run["id"]}
-        assert catalog.reflections(memory.id, "edited") == []
-        taught = [r for r in catalog.reflections(memory.id) if not r.probe]
+        assert catalog.reflections.of(memory.id, "edited") == []
+        taught = [r for r in catalog.reflections.of(memory.id) if not r.probe]
         assert all(r.run_id is not None for r in taught)
         assert any("dyed cloth" in r.answer for r in taught if r.run_id == edit_run["id"])
         stats = catalog.stats(memory.id)
@@ -188,14 +188,14 @@ def test_after_an_edit_its_document_is_measured_again_and_others_spot_checked(to
         add_paths(catalog, [towns], None)
         teach(catalog, runtime)
         memory = catalog.memories()[0]
-        (full_run,) = catalog.runs(memory.id)
+        (full_run,) = catalog.runs.of(memory.id)
         before = measured_by(catalog, memory.id)
         assert len(before) == 8 and set(before.values()) == {full_run["id"]}
 
         replace_in(towns / "aldren.md", "trades in wool.", "trades in wool and dyed cloth.")
         edit = teach(catalog, runtime, checkup=HealthSettings(spot_checks=2))
         assert edit.strategy == "incremental"
-        edit_run = catalog.runs(memory.id)[-1]["id"]
+        edit_run = catalog.runs.of(memory.id)[-1]["id"]
         after = measured_by(catalog, memory.id)
         again = {name for name, run in after.items() if run == edit_run}
         # The edited note, and one other note's two probes as the spot check.
@@ -216,17 +216,17 @@ def test_deleted_text_or_a_removed_file_retrains_in_full(towns, runtime):
         assert deleted.scan.changed == 1 and deleted.synthesis is not None
         assert (deleted.synthesis.chunks, deleted.strategy) == (0, "full")
         assert stale(catalog, memory.id) == []
-        assert not any("1371" in r.question + r.answer for r in catalog.reflections(memory.id))
+        assert not any("1371" in r.question + r.answer for r in catalog.reflections.of(memory.id))
 
         replace_in(towns / "corvane.md", "trades in amber.", "trades in amber and jet.")
         assert teach(catalog, runtime).strategy == "incremental"
-        assert catalog.reflections(memory.id, "outdated")
+        assert catalog.reflections.of(memory.id, "outdated")
         (towns / "corvane.md").unlink()  # what it taught, before and since the edit, must go
         removed = teach(catalog, runtime)
         assert removed.scan.removed == 1 and removed.strategy == "full"
         assert stale(catalog, memory.id) == []
         assert not any("Corvane" in r.question + r.answer
-                       for r in catalog.reflections(memory.id))
+                       for r in catalog.reflections.of(memory.id))
         assert memory_state(memory, catalog.stats(memory.id)) == "ready"
 
 
@@ -240,7 +240,7 @@ def test_ties_strategy_merges_new_into_old(folder, runtime):
         assert merged.strategy == "ties" and merged.training is not None
         assert (adapter_dir(memory) / "adapters.safetensors").is_file()
         assert not adapter_dir(memory).with_name(adapter_dir(memory).name + ".batch").exists()
-        assert catalog.runs(memory.id)[-1]["status"] == "done"
+        assert catalog.runs.of(memory.id)[-1]["status"] == "done"
 
 
 def test_teach_cli_json(folder, tiny_model_env, capsys):
@@ -285,7 +285,7 @@ def test_a_killed_teach_resumes(folder, tiny_model_env, tmp_path):
         assert report.training is not None and report.training.resumed_from > 0
         assert report.scan.unchanged == 2 and report.synthesis is not None
         assert report.synthesis.chunks == 0  # every reflection was already written
-        statuses = [r["status"] for r in catalog.runs(memory.id)]
+        statuses = [r["status"] for r in catalog.runs.of(memory.id)]
         assert statuses == ["interrupted", "done"]
 
 
@@ -352,7 +352,7 @@ def test_a_resumed_teach_says_where_it_goes_on(folder, tiny_model_env, capsys, m
     monkeypatch.setattr(sys, "stderr", stderr)
     assert main(["teach"]) == 0
     with Catalog() as catalog:
-        run = catalog.runs(memory.id)[-1]
+        run = catalog.runs.of(memory.id)[-1]
     assert run["status"] == "done" and run["steps"] > 2
     said = stderr.getvalue().split("\r\x1b[K")
     assert f"Resuming 'facts' at step 2 of {run['steps']}\n" in said  # a line of its own
@@ -373,7 +373,7 @@ def test_the_time_of_training_is_told_by_earlier_runs(folder, runtime):
         # Writing reflections: after the first chunk, by the chunks' pace.
         writing = [p for p in seen if p.phase == "synthesis"]
         assert all((p.eta_seconds is None) == (p.detail.done == 0) for p in writing)
-        (run,) = catalog.runs(memory.id)
+        (run,) = catalog.runs.of(memory.id)
         pace = run["seconds"] / run["tokens"]
         assert seconds_per_token(catalog, base) == pytest.approx(pace)
         assert seconds_per_token(catalog, "another model") is None

@@ -74,7 +74,7 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path, default_server: st
         report = teach_memory(catalog, memory, runtime, chunker=Chunker())
         assert report.training is not None
         assert report.training.final_loss < 0.5, report.to_json()
-        trained = {normalise(r.question) for r in catalog.reflections(memory.id)}
+        trained = {normalise(r.question) for r in catalog.reflections.of(memory.id)}
         unseen = [u for u in UNSEEN if normalise(u[0]) not in trained]
         assert len(unseen) >= 9, f"only {len(unseen)} questions left unseen"
 
@@ -96,7 +96,7 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path, default_server: st
         assert base <= 0.2 * len(unseen)
 
         # Health: the held-out probes were asked, per document.
-        health = catalog.recall(memory.id)
+        health = catalog.reflections.recall(memory.id)
         assert health is not None and health.asked > 0, report.to_json()
         print(f"health: {health.right}/{health.asked} held-out probes")
 
@@ -143,5 +143,5 @@ def test_the_memory_learns_a_fictional_folder(tmp_path: Path, default_server: st
         after = recalled()
         print(f"quill.md facts recalled: {before}/{len(facts)} before, {after} after deletion")
         assert before >= 0.6 * len(facts) and after <= 1
-        health = catalog.recall(memory.id)
+        health = catalog.reflections.recall(memory.id)
         assert health is None or all(Path(d.path).name != "quill.md" for d in health.documents)

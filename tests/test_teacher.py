@@ -123,7 +123,7 @@ def test_pause_stops_and_keeps_the_memory_out_until_resumed(runtime, tmp_path):
         assert teacher.wait_idle(30)
         with Catalog() as catalog:
             assert catalog.memory_by_id(memory_id).paused
-            assert catalog.runs(memory_id)[-1]["status"] == "cancelled"
+            assert catalog.runs.of(memory_id)[-1]["status"] == "cancelled"
         mark = len(states.seen)
         teacher.request(memory_id)  # a paused memory is not taught
         assert teacher.wait_idle(30)
@@ -168,7 +168,7 @@ def test_a_question_stops_training_and_it_goes_on_after(runtime, tmp_path):
         assert done.report and done.report.training
         assert 2 <= done.report.training.resumed_from < done.report.training.steps
         with Catalog() as catalog:
-            assert [r["status"] for r in catalog.runs(memory_id)] == ["cancelled", "done"]
+            assert [r["status"] for r in catalog.runs.of(memory_id)] == ["cancelled", "done"]
     finally:
         teacher.close()
 
@@ -206,7 +206,7 @@ def test_retrain_and_remove(runtime, tmp_path):
         teacher.request(memory_id)
         states.wait(memory_id, "done")
         with Catalog() as catalog:
-            first = catalog.adapter(memory_id)
+            first = catalog.runs.adapter(memory_id)
         assert first is not None
         mark = len(states.seen)
         during: list[dict | None] = []
@@ -214,7 +214,7 @@ def test_retrain_and_remove(runtime, tmp_path):
         def look(state: TeachState) -> None:  # called while training waits for it
             if state.phase == "training" and not during:
                 with Catalog() as catalog:
-                    during.append(catalog.adapter(memory_id))
+                    during.append(catalog.runs.adapter(memory_id))
 
         states.hook = look
         teacher.retrain(memory_id)
@@ -226,7 +226,7 @@ def test_retrain_and_remove(runtime, tmp_path):
         assert Path(during[0]["path"]).exists()
         with Catalog() as catalog:
             folder = adapter_dir(catalog.memory_by_id(memory_id))
-            assert catalog.adapter(memory_id)["id"] != first["id"]
+            assert catalog.runs.adapter(memory_id)["id"] != first["id"]
         assert folder.exists()
         teacher.remove(memory_id)
         states.wait(memory_id, "removed")

@@ -364,7 +364,7 @@ class Recall:
         for m in memories:
             if (why := unusable(self.catalog, m, base)) is not None:
                 raise RecallError(why.says(m))
-            adapter = self.catalog.adapter(m.id)
+            adapter = self.catalog.runs.adapter(m.id)
             assert adapter is not None
             out.append(_Consulted(m.name, m.id, Path(adapter["path"])))
         return out
@@ -415,7 +415,7 @@ class Recall:
                                      round(reply.confidence, 4)))
 
     def _rag(self, answer: Answer, memories: Sequence[Memory]) -> list[dict[str, str]]:
-        chunks = self.catalog.search_chunks([m.id for m in memories], answer.question,
+        chunks = self.catalog.sources.search_chunks([m.id for m in memories], answer.question,
                                             limit=self.settings.rag_chunks)
         for c in chunks:
             answer.trace.append(Step("retrieval", answer.question, None, f"{c.path}: {c.text}"))
@@ -440,7 +440,8 @@ class Recall:
         ids = [m.id for m in memories]
         unconfirmed, agreed = [], []
         for a in answers:
-            chunks = self.catalog.search_chunks(ids, a.question, limit=self.settings.rag_chunks)
+            chunks = self.catalog.sources.search_chunks(ids, a.question,
+                                                        limit=self.settings.rag_chunks)
             for c in chunks:
                 a.trace.append(Step("retrieval", a.question, None, f"{c.path}: {c.text}"))
             a.passages = chunks
@@ -768,9 +769,9 @@ class Recall:
         for st in used:
             memory = by_name.get(st.memory or "")
             if memory is not None:
-                found.extend(self.catalog.search_reflections(
+                found.extend(self.catalog.reflections.search(
                     memory.id, f"{st.question} {st.answer}", limit=self.settings.sources))
-        paths = self.catalog.reflection_sources([r.id for r in found])
+        paths = self.catalog.reflections.sources([r.id for r in found])
         answer.sources = list(dict.fromkeys(p for r in found for p in paths.get(r.id, [])))
         quoted: dict[str, str] = {}
         for r in found:
@@ -902,7 +903,7 @@ class Unusable:
 def unusable(catalog: Catalog, memory: Memory, base: str) -> Unusable | None:
     """Why the memory cannot be consulted on the base model `base` (its location), or None
     when it can: an adapter only means something on the base it was trained on."""
-    current = catalog.adapter(memory.id)
+    current = catalog.runs.adapter(memory.id)
     if current is None:
         return Unusable("untaught")
     if current["base_model"] and current["base_model"] != base:
@@ -917,7 +918,7 @@ def damage(catalog: Catalog, memory: Memory) -> str | None:
     catalog records its digest: not damage."""
     from ..learning.training import adapter_damage
 
-    current = catalog.adapter(memory.id)
+    current = catalog.runs.adapter(memory.id)
     if current is None:
         return None
     why = adapter_damage(Path(current["path"]), current.get("digest"))

@@ -160,7 +160,7 @@ def _run(work: Path, settings: BenchSettings, docs: Path, extra: Path,
             report["teach"] = None
             undistracted = wanted - set(DISTRACTED) - {"none", "gold"}
             if undistracted and any(Path(f.path) == extra.resolve()
-                                    for f in catalog.folders(memory.id)):
+                                    for f in catalog.sources.folders(memory.id)):
                 raise BenchError(f"{work}: its memory learned the distractors in an earlier run; "
                                  f"{sorted(undistracted)[0]!r} needs a memory without them "
                                  "(a new --work)")
@@ -225,8 +225,8 @@ def _teach_figures(catalog: Any, memory: Any, runtime: Any, docs: Path,
     """What the teach made of the text: reflections per KB, the share of source sentences some
     reflection asks about (counted by `scoring.covered`), training tokens per source token."""
     tokenizer = runtime.loaded.result().tokenizer
-    reflections = catalog.reflections(memory.id)
-    sources = catalog.reflection_sources([r.id for r in reflections])
+    reflections = catalog.reflections.of(memory.id)
+    sources = catalog.reflections.sources([r.id for r in reflections])
     pages = sorted(p for p in docs.iterdir() if p.is_file())
     text_bytes = sum(p.stat().st_size for p in pages)
     sentences = covered_count = source_tokens = 0
@@ -238,7 +238,7 @@ def _teach_figures(catalog: Any, memory: Any, runtime: Any, docs: Path,
         split = plain_sentences(text)
         sentences += len(split)
         covered_count += len(covered(split, own))
-    trained = sum(run.get("tokens") or 0 for run in catalog.runs(memory.id)
+    trained = sum(run.get("tokens") or 0 for run in catalog.runs.of(memory.id)
                   if run.get("status") == "done")
     kb = max(text_bytes / 1024, 1e-9)
     return {

@@ -1,10 +1,11 @@
 """Memory health: what a memory has learned of each document, measured after every teach.
 
-A few of each document's reflections are held out of training (`Catalog.choose_probes`); after
-training they are asked of the memory, and a probe counts as recalled when the memory's answer
-holds the names and numbers of the held-out answer. They are questions the memory was never
-trained on, worded as the reflections it was, so the score is how much of the document it can
-give back, per document: a user sees which files it has not learned yet.
+A few of each document's reflections are held out of training
+(`catalog.reflections.choose_probes`); after training they are asked of the memory, and a
+probe counts as recalled when the memory's answer holds the names and numbers of the held-out
+answer. They are questions the memory was never trained on, worded as the reflections it was,
+so the score is how much of the document it can give back, per document: a user sees which
+files it has not learned yet.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def hold_out(catalog: Catalog, memory: Memory, settings: HealthSettings) -> int:
     """Mark probes among reflections not yet taught; they are never trained on."""
     if settings.probes_per_document <= 0:
         return 0
-    return catalog.choose_probes(memory.id, settings.probes_per_document,
+    return catalog.reflections.choose_probes(memory.id, settings.probes_per_document,
                                  settings.min_reflections)
 
 
@@ -59,24 +60,24 @@ def measure(
     `documents`: measure only these (those a teach changed) and a spot check of the others,
     keeping the other documents' last scores; None measures every document."""
     settings = settings or HealthSettings.from_defaults()
-    probes = catalog.probes(memory.id)
+    probes = catalog.reflections.probes(memory.id)
     if documents is not None:
         probes = _changed_and_spot_checks(probes, set(documents), settings.spot_checks)
-    current = catalog.adapter(memory.id)
+    current = catalog.runs.adapter(memory.id)
     if not probes or current is None:
-        return catalog.recall(memory.id)
+        return catalog.reflections.recall(memory.id)
     replies = runtime.generate_batch(
         [[{"role": "user", "content": r.question}] for r, _, _ in probes],
         adapter=current["path"], max_tokens=settings.max_tokens, cancel=cancel,
     ).result()
     if len(replies) < len(probes):  # cancelled: keep the last complete measure
-        return catalog.recall(memory.id)
+        return catalog.reflections.recall(memory.id)
     results: dict[int, tuple[int, int]] = {}
     for (reflection, document_id, _), reply in zip(probes, replies, strict=True):
         right, asked = results.get(document_id, (0, 0))
         results[document_id] = (right + recalls(reply.text, reflection.answer), asked + 1)
-    catalog.save_recall(memory.id, run_id, results, partial=documents is not None)
-    return catalog.recall(memory.id)
+    catalog.reflections.save_recall(memory.id, run_id, results, partial=documents is not None)
+    return catalog.reflections.recall(memory.id)
 
 
 Probe = tuple[Reflection, int, str]  # a held-out reflection, its document's id and path

@@ -192,7 +192,7 @@ def teach_memory(
         return told
 
     with catalog.lock(f"teach-{memory.id}", on_wait=on_wait):
-        catalog.interrupted_runs(memory.id)
+        catalog.runs.interrupted(memory.id)
         report = TeachReport(scan=scan_memory(catalog, memory, chunker,
                                               on_progress=tell("scan"), cancel=cancel))
         if report.scan.cancelled:
@@ -207,11 +207,11 @@ def teach_memory(
         health.hold_out(catalog, memory, checkup)
         base_name = str(runtime.loaded.result().source.location)
         plan = _plan(catalog, memory, settings, training, base_name)
-        report.reflections_total = len(catalog.reflections(memory.id))
-        report.probes = len(catalog.probes(memory.id))
-        current = catalog.adapter(memory.id)
+        report.reflections_total = len(catalog.reflections.of(memory.id))
+        report.probes = len(catalog.reflections.probes(memory.id))
+        current = catalog.runs.adapter(memory.id)
         report.adapter = current["path"] if current else None
-        report.recall = catalog.recall(memory.id)
+        report.recall = catalog.reflections.recall(memory.id)
         if plan is None:
             if current is not None and report.recall is None:  # taught before probes existed
                 report.recall = health.measure(catalog, memory, runtime, settings=checkup,
@@ -223,9 +223,9 @@ def teach_memory(
         if run_id is not None:
             # A run that trained on from the adapter changed what it taught: those documents
             # are measured again, the others spot-checked (a full retrain changed everything).
-            changed = (catalog.documents_taught([r.id for r in plan.new])
+            changed = (catalog.reflections.documents_taught([r.id for r in plan.new])
                        if plan.strategy != "full" and report.recall is not None else None)
-            tell("check")(CheckProgress(len(catalog.probes(memory.id))))
+            tell("check")(CheckProgress(len(catalog.reflections.probes(memory.id))))
             report.recall = health.measure(catalog, memory, runtime, run_id=run_id,
                                            settings=checkup, cancel=cancel, documents=changed)
     return report
@@ -233,16 +233,16 @@ def teach_memory(
 
 def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
           training: TrainSettings, base_name: str) -> _Plan | None:
-    active = [r for r in catalog.reflections(memory.id) if not r.probe]  # probes: never taught
-    orphaned = catalog.reflections(memory.id, "orphaned")
-    edited = catalog.reflections(memory.id, "edited")
-    current = catalog.adapter(memory.id)
+    active = [r for r in catalog.reflections.of(memory.id) if not r.probe]  # probes: never taught
+    orphaned = catalog.reflections.of(memory.id, "orphaned")
+    edited = catalog.reflections.of(memory.id, "edited")
+    current = catalog.runs.adapter(memory.id)
     path = Path(current["path"]) if current else None
     new = [r for r in active if r.run_id is None]
     old = [r for r in active if r.run_id is not None]
     if not active:
         if orphaned or edited or current:  # everything it knew is gone: nothing left to train on
-            catalog.forget_all(memory.id)
+            catalog.runs.forget_all(memory.id)
         return None
     # An adapter of another base model (the user chose a new one) is no start for this one.
     other_base = current is not None and current["base_model"] not in (None, base_name)
@@ -277,7 +277,7 @@ def _may_train_past(catalog: Catalog, memory: Memory, settings: TeachSettings,
     if settings.strategy != "incremental" or not new:
         return False
     # The edited ones and those earlier runs trained past; untaught ones (probes) left no trace.
-    lingering = edited + catalog.reflections(memory.id, "outdated")
+    lingering = edited + catalog.reflections.of(memory.id, "outdated")
     return sum(r.run_id is not None for r in lingering) <= settings.stale_share * len(old)
 
 
@@ -310,7 +310,7 @@ def _train(
         [(e.question, e.answer) for e in examples],
         _file_digest(plan.init / "adapters.safetensors") if plan.init else None,
     ])
-    run_id = catalog.start_run(
+    run_id = catalog.runs.start(
         memory.id, strategy=plan.strategy, data_hash=run_key, base_model=base_name,
         settings=json.dumps({**asdict(training), **asdict(settings)}),
         examples=len(examples), new_examples=len(plan.new),
@@ -330,7 +330,7 @@ def _train(
         except KeyboardInterrupt:  # stop at the next step, with a checkpoint, then say so
             cancel.set()
             result = future.result()
-            catalog.finish_run(run_id, "cancelled", steps=result.steps, tokens=result.tokens)
+            catalog.runs.finish(run_id, "cancelled", steps=result.steps, tokens=result.tokens)
             raise
         if plan.strategy == "ties" and not result.cancelled:
             from .merge import ties_merge
@@ -341,14 +341,14 @@ def _train(
     except KeyboardInterrupt:
         raise
     except BaseException as e:
-        catalog.finish_run(run_id, "failed", error=str(e) or type(e).__name__)
+        catalog.runs.finish(run_id, "failed", error=str(e) or type(e).__name__)
         raise
     report.training = result
     if result.cancelled:
         report.cancelled = True
-        catalog.finish_run(run_id, "cancelled", steps=result.steps, tokens=result.tokens)
+        catalog.runs.finish(run_id, "cancelled", steps=result.steps, tokens=result.tokens)
         return None
-    catalog.finish_run(
+    catalog.runs.finish(
         run_id, "done", adapter=str(out.relative_to(memo_home())), base_model=base_name,
         digest=weights_digest(out),
         taught=[r.id for r in plan.examples], steps=result.steps, tokens=result.tokens,
@@ -356,7 +356,7 @@ def _train(
     )
     report.adapter = str(out)
     report.reflections_new = len(plan.new)
-    report.reflections_total = len(catalog.reflections(memory.id))
+    report.reflections_total = len(catalog.reflections.of(memory.id))
     return run_id
 
 
@@ -364,7 +364,7 @@ def seconds_per_token(catalog: Catalog, base_model: str, runs: int = 5) -> float
     """The pace of the last few finished training runs on this computer (of any memory, on
     `base_model` where recorded): what a run's time is told by before its own steps are timed.
     None before the first run."""
-    done = [r for m in catalog.memories() for r in catalog.runs(m.id)
+    done = [r for m in catalog.memories() for r in catalog.runs.of(m.id)
             if r["status"] == "done" and (r["seconds"] or 0) > 0 and (r["tokens"] or 0) > 0
             and r["base_model"] in (None, base_model)]
     recent = sorted(done, key=lambda r: r["finished_at"] or "")[-runs:]

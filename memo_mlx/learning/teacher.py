@@ -172,7 +172,7 @@ class Teacher:
         if self._watcher is None or self._closing:
             return
         with self._catalog() as catalog:
-            roots = {f"{f.memory_id}:{f.path}": Path(f.path) for f in catalog.folders()
+            roots = {f"{f.memory_id}:{f.path}": Path(f.path) for f in catalog.sources.folders()
                      if self._mine(f.memory_id)}
         self._roots = roots
         self._watcher.set_roots(roots)
@@ -262,7 +262,7 @@ class Teacher:
             self.watch_folders()
             return
         if job.kind == "retrain":
-            catalog.teach_all_again(memory_id)
+            catalog.runs.teach_all_again(memory_id)
             shutil.rmtree(checkpoint_dir(adapter_dir(memory)), ignore_errors=True)
             self._emit(TeachState(memory_id, "queued"))
         if memory.paused:

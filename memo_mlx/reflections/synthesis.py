@@ -225,7 +225,7 @@ def synthesize(
     """Write reflections for every chunk of the memory not yet taught (see the module doc)."""
     settings = settings or SynthesisSettings.from_defaults()
     start = time.perf_counter()
-    chunks = catalog.untaught_chunks(memory.id)
+    chunks = catalog.sources.untaught_chunks(memory.id)
     use_model, why = (False, "no model generator")
     if generator is not None and chunks:
         use_model, why = check_generator(generator, settings)
@@ -248,7 +248,7 @@ def synthesize(
         if cancel is not None and cancel.is_set():  # mid-chunk: redone whole next time
             report.cancelled = True
             break
-        catalog.save_reflections(memory.id, chunk.id, reflections, names, report.generator)
+        catalog.reflections.save(memory.id, chunk.id, reflections, names, report.generator)
         report.chunks += 1
         report.pairs += len(reflections)
     report.seconds = time.perf_counter() - start
@@ -321,8 +321,8 @@ def _chunk_reflections(
             keep(step, by_rule, own)
 
     progress("cross")
-    partners = catalog.chunk_texts(
-        catalog.related_chunks(memory.id, names, chunk.id, settings.related_chunks)
+    partners = catalog.sources.chunk_texts(
+        catalog.sources.related_chunks(memory.id, names, chunk.id, settings.related_chunks)
     )
     for other in partners:
         if steps is not None:
@@ -338,7 +338,7 @@ def _chunk_reflections(
         questions = [r.question for r in kept.values() if r.kind != "text"]
 
         def known(name: str) -> bool:  # this chunk is saved with its reflections, after this
-            return catalog.mentions(memory.id, name) or name.lower() in chunk.text.lower()
+            return catalog.sources.mentions(memory.id, name) or name.lower() in chunk.text.lower()
 
         count = max(1, round(settings.abstain_share * len(questions)))
         keep("abstain", abstentions(questions, names, count, known, seed=chunk.text), own)

@@ -128,7 +128,7 @@ def add_paths(catalog: Catalog, paths: Iterable[str | Path], memory_name: str | 
     with catalog.atomic():  # a new memory and its folders, or nothing
         memory = catalog.memory(name) or catalog.create_memory(name)
         for path in resolved:
-            catalog.add_folder(memory.id, path)
+            catalog.sources.add_folder(memory.id, path)
     return memory
 
 
@@ -136,7 +136,7 @@ def remove_path(catalog: Catalog, path: str | Path, memory_name: str | None) -> 
     """Stop learning from a folder or file; returns it and how many reflections are now
     orphaned (forgotten at the next teach)."""
     target = Path(path).expanduser().resolve()
-    memories = [catalog.memory_by_id(f.memory_id) for f in catalog.folders()
+    memories = [catalog.memory_by_id(f.memory_id) for f in catalog.sources.folders()
                 if Path(f.path) == target]
     if memory_name is not None:
         memories = [m for m in memories if m.name == memory_name]
@@ -146,8 +146,8 @@ def remove_path(catalog: Catalog, path: str | Path, memory_name: str | None) -> 
     if len(memories) > 1:
         names = ", ".join(m.name for m in memories)
         raise IngestError(f"{target}: in several memories ({names}); say which with --memory")
-    folder = next(f for f in catalog.folders(memories[0].id) if Path(f.path) == target)
-    return folder, catalog.remove_folder(folder)
+    folder = next(f for f in catalog.sources.folders(memories[0].id) if Path(f.path) == target)
+    return folder, catalog.sources.remove_folder(folder)
 
 
 def _checked_path(raw: str | Path) -> Path:
@@ -301,18 +301,18 @@ class _Scan:
     def run(self) -> ScanReport:
         start = time.perf_counter()
         catalog, report = self.catalog, self.report
-        folders = catalog.folders(self.memory.id)
+        folders = catalog.sources.folders(self.memory.id)
         walk = _Walk()
         home = memo_home().resolve()
         for folder in folders:
             _walk_folder(folder, walk, home)
         report.errors.extend(walk.errors)
         for folder_id, reason in walk.missing.items():
-            catalog.set_folder_state(folder_id, "missing", reason)
+            catalog.sources.set_folder_state(folder_id, "missing", reason)
 
         known: dict[str, Document] = {}
         for folder in folders:
-            known.update(catalog.documents(folder.id))
+            known.update(catalog.sources.documents(folder.id))
         todo: list[str] = []
         for path, (_, st) in sorted(walk.files.items()):
             doc = known.get(path)
@@ -347,14 +347,14 @@ class _Scan:
 
         if not report.cancelled:
             if vanished:
-                report.orphaned_reflections += catalog.remove_documents(
+                report.orphaned_reflections += catalog.sources.remove_documents(
                     doc.id for doc in vanished.values()
                 )
                 report.removed = len(vanished)
             for folder in folders:
                 if folder.id not in walk.missing:
-                    catalog.folder_scanned(folder.id)
-        report.chunks = catalog.chunk_count(self.memory.id)
+                    catalog.sources.folder_scanned(folder.id)
+        report.chunks = catalog.sources.chunk_count(self.memory.id)
         report.seconds = time.perf_counter() - start
         return report
 
@@ -384,12 +384,12 @@ class _Scan:
             if doc is not None and doc.state == "ok" and doc.hash == digest and (
                 doc.chunker == self.chunker.identity
             ):
-                catalog.touch_document(doc.id, st.st_size, st.st_mtime_ns)
+                catalog.sources.touch_document(doc.id, st.st_size, st.st_mtime_ns)
                 report.unchanged += 1
                 return
             moved = by_hash.pop(digest, None) if doc is None else None
             if moved is not None and moved.chunker == self.chunker.identity:
-                catalog.move_document(moved.id, folder_id, path, st.st_size, st.st_mtime_ns)
+                catalog.sources.move_document(moved.id, folder_id, path, st.st_size, st.st_mtime_ns)
                 del vanished[moved.path]
                 report.moved += 1
                 return
@@ -406,12 +406,12 @@ class _Scan:
             report.errors.append(ScanError(path, reason))
             if not isinstance(e, FileNotFoundError):
                 try:
-                    catalog.save_error(memory_id, folder_id, path, size=st.st_size,
+                    catalog.sources.save_error(memory_id, folder_id, path, size=st.st_size,
                                        mtime_ns=st.st_mtime_ns, error=reason, retry=retry)
                 except CatalogError as ce:
                     report.errors.append(ScanError(path, str(ce)))
             return
-        added, orphaned = catalog.save_document(
+        added, orphaned = catalog.sources.save_document(
             memory_id, folder_id, path, size=st.st_size, mtime_ns=st.st_mtime_ns, hash=digest,
             format=extracted.format, encoding=extracted.encoding, title=extracted.title,
             chunker=self.chunker.identity, chunks=chunks,
