@@ -67,7 +67,6 @@ from ..scoring import (
 from ..settings import from_section, keep_verdict, known_verdict, prompt
 from .reader import reader_for, reading_prompt, reading_system
 
-MODES = ("auto", "direct", "protocol", "rag", "combined")
 # What "auto" is: the mode that answers best on the real-text bench (`memo bench --corpus
 # squad`, bench/RESULTS.md): with the bundled executive, combined 52%, direct 41%, rag 35%.
 # The protocol is not measured there: that executive cannot split a question (its self-check).
@@ -179,6 +178,18 @@ class _Consulted:
     name: str
     id: int
     adapter: Path
+
+
+@dataclass
+class _Asking:
+    """A batch of questions on its way through a mode."""
+
+    answers: list[Answer]
+    memories: Sequence[Memory]
+    consulted: list[_Consulted]  # the memories' adapters, for the modes that consult them
+    history: Sequence[dict[str, str]]
+    on_text: Callable[[str], None] | None
+    cancel: threading.Event | None
 
 
 class _HeldBack:
@@ -293,27 +304,14 @@ class Recall:
             return answers
         if not (mode == "none" and self.executive is not None):  # a server has its own limit
             self.check_fits(questions)
-        consulted = (self._consulted(memories) if mode in ("direct", "protocol", "combined")
-                     else [])
-        if mode == "none":
-            finals = [[*history, *user(q)] for q in questions]
-        elif mode == "rag":
-            finals = [self.reading(history, self._rag(a, memories)) for a in answers]
-        elif mode == "direct":
-            self._direct(answers, consulted, cancel, on_text)
-            finals = []
-        elif mode == "combined":
-            unconfirmed = self._combined(answers, consulted, memories, history, cancel)
-            if unconfirmed:
-                self._read_in_turn(unconfirmed, history, on_text, cancel)
-            elif on_text is not None and len(answers) == 1 and answers[0].answer:
-                on_text(answers[0].answer)  # the memory's answer, confirmed by a passage
-            finals = []
-        else:
-            finals = self._protocol(answers, consulted, cancel)
+        way = _MODES[mode]
+        asking = _Asking(answers, memories,
+                         self._consulted(memories) if way.consults else [], history, on_text,
+                         cancel)
+        finals = way.run(self, asking)
         if finals:
             self._executive(answers, finals, on_text, cancel,
-                            adapter=self.reader() if mode == "rag" else None)
+                            adapter=self.reader() if way.reader_reads else None)
         for a in answers:
             if a.finish_reason == "cancelled":
                 continue
@@ -368,6 +366,30 @@ class Recall:
             assert adapter is not None
             out.append(_Consulted(m.name, m.id, Path(adapter["path"])))
         return out
+
+    # Each mode's way through a batch of questions: the chats the executive then answers, or
+    # none when the mode wrote the answers itself. Registered in `_MODES`, below the class.
+
+    def _by_none(self, q: _Asking) -> list[list[dict[str, str]]]:
+        return [[*q.history, *user(a.question)] for a in q.answers]
+
+    def _by_rag(self, q: _Asking) -> list[list[dict[str, str]]]:
+        return [self.reading(q.history, self._rag(a, q.memories)) for a in q.answers]
+
+    def _by_direct(self, q: _Asking) -> list[list[dict[str, str]]]:
+        self._direct(q.answers, q.consulted, q.cancel, q.on_text)
+        return []
+
+    def _by_combined(self, q: _Asking) -> list[list[dict[str, str]]]:
+        unconfirmed = self._combined(q.answers, q.consulted, q.memories, q.history, q.cancel)
+        if unconfirmed:
+            self._read_in_turn(unconfirmed, q.history, q.on_text, q.cancel)
+        elif q.on_text is not None and len(q.answers) == 1 and q.answers[0].answer:
+            q.on_text(q.answers[0].answer)  # the memory's answer, confirmed by a passage
+        return []
+
+    def _by_protocol(self, q: _Asking) -> list[list[dict[str, str]]]:
+        return self._protocol(q.answers, q.consulted, q.cancel)
 
     def _direct(self, answers: list[Answer], consulted: list[_Consulted],
                 cancel: threading.Event | None,
@@ -824,6 +846,27 @@ class Recall:
 
 
 _NUMBERED = re.compile(r"^\s*(?:[-*•]|\d+[.)]|Q\d*:|Sub-question\s*\d*:)\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Mode:
+    """A way of answering: how it runs, whether it asks the memories themselves, and whether
+    the executive then reads with the reader adapter."""
+
+    run: Callable[[Recall, _Asking], list[list[dict[str, str]]]]
+    consults: bool = False
+    reader_reads: bool = False
+
+
+# Every mode, in one place ("none": no memory on; "auto" is chosen by `resolve_mode`).
+_MODES = {
+    "none": _Mode(Recall._by_none),
+    "direct": _Mode(Recall._by_direct, consults=True),
+    "protocol": _Mode(Recall._by_protocol, consults=True),
+    "rag": _Mode(Recall._by_rag, reader_reads=True),
+    "combined": _Mode(Recall._by_combined, consults=True),
+}
+MODES = ("auto", *(m for m in _MODES if m != "none"))  # what a user may ask for
 
 
 def agreement(question: str, notes: Sequence[Step],

@@ -53,8 +53,6 @@ from .training import (
     weights_digest,
 )
 
-STRATEGIES = ("incremental", "ties", "full")
-
 
 class TeachError(MemoError):
     pass
@@ -257,15 +255,42 @@ def _plan(catalog: Catalog, memory: Memory, settings: TeachSettings,
         return _Plan("full", active, new, None)
     if not new:
         return None
-    if settings.strategy == "full":
-        return _Plan("full", active, new, None)
-    if settings.strategy == "ties":
-        return _Plan("ties", new, new, None)
+    return _STRATEGIES[settings.strategy].plan(settings, active, new, old, path)
+
+
+# How each strategy adds new reflections to a trained memory (`TeachSettings.strategy`): the
+# plan it makes from the active reflections (new ones and old ones) and the adapter, and
+# whether it trains a separate adapter to merge into the memory's.
+
+def _full(_settings: TeachSettings, active: list[Reflection], new: list[Reflection],
+          _old: list[Reflection], _path: Path) -> _Plan:
+    return _Plan("full", active, new, None)
+
+
+def _ties(_settings: TeachSettings, _active: list[Reflection], new: list[Reflection],
+          _old: list[Reflection], _path: Path) -> _Plan:
+    return _Plan("ties", new, new, None)
+
+
+def _incremental(settings: TeachSettings, _active: list[Reflection], new: list[Reflection],
+                 old: list[Reflection], path: Path) -> _Plan:
     size = min(len(old), max(settings.min_replay, round(settings.replay * len(new))))
     # Seeded by the data: a resumed run draws the same sample, so its run key matches.
     rng = random.Random(_digest([r.id for r in new]))
     replay = sorted(rng.sample(old, size), key=lambda r: r.id)
     return _Plan("incremental", new + replay, new, path)
+
+
+@dataclass(frozen=True)
+class _Strategy:
+    plan: Callable[[TeachSettings, list[Reflection], list[Reflection], list[Reflection], Path],
+                   _Plan]
+    merges: bool = False  # trains the new alone, then TIES-merges it into the memory's adapter
+
+
+_STRATEGIES = {"incremental": _Strategy(_incremental), "ties": _Strategy(_ties, merges=True),
+               "full": _Strategy(_full)}
+STRATEGIES = tuple(_STRATEGIES)
 
 
 def _may_train_past(catalog: Catalog, memory: Memory, settings: TeachSettings,
@@ -300,7 +325,8 @@ def _train(
 ) -> int | None:
     """Train by `plan`; the id of the finished run, None if it was cancelled."""
     out = adapter_dir(memory)
-    target = out.with_name(out.name + ".batch") if plan.strategy == "ties" else out
+    merges = _STRATEGIES[plan.strategy].merges
+    target = out.with_name(out.name + ".batch") if merges else out
     if settings.exposures:
         training = replace(training, epochs=epochs_for(settings, len(plan.examples)))
     base_name = str(runtime.loaded.result().source.location)
@@ -332,7 +358,7 @@ def _train(
             result = future.result()
             catalog.runs.finish(run_id, "cancelled", steps=result.steps, tokens=result.tokens)
             raise
-        if plan.strategy == "ties" and not result.cancelled:
+        if merges and not result.cancelled:
             from .merge import ties_merge
 
             # The merged rank stays the memory's: the default (the sum) would grow at every merge.
