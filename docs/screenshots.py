@@ -183,8 +183,10 @@ class Shots:
 
             # 2. Teaching: a folder dropped on the window, from a file manager.
             drop(window, [self.folder])
-            memory = engine.catalog.memory(FOLDER)
-            assert memory is not None, "the drop made no memory"
+            wait_until("the drop to make a memory",
+                       lambda: any(m.name == FOLDER for m in engine.memories()))
+            memory = next(m for m in engine.memories() if m.name == FOLDER)
+            wait_until("its card", lambda: memory.id in window.sidebar.cards)
             card = window.sidebar.cards[memory.id]
 
             def training() -> bool:
