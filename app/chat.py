@@ -148,7 +148,9 @@ class ChatPane(QWidget):
             self._render()  # the line saying which memories answer next
 
     def _switched(self, memory_id: int, on: bool) -> None:
-        memory = next(m for m in self.engine.memories() if m.id == memory_id)
+        memory = next((m for m in self.engine.memories() if m.id == memory_id), None)
+        if memory is None:  # removed since the switch was drawn
+            return
         self.engine.call(lambda e: e.switch(memory, on))
         self.engine.refresh()
         if not self.engine.busy:  # while an answer streams, the line shows when it is done

@@ -30,16 +30,15 @@ from typing import Any
 from .answering.recall import Answer, Recall, Unusable, unusable
 from .catalog import CATALOG_FILE, Catalog, Chat, ChatMessage, Memory
 from .errors import MemoError, UsageError, quoted
-from .learning.teach import TeachReport, TeachSettings, teach_memory
+from .learning.teach import TeachProgress, TeachReport, TeachSettings, teach_memory
 from .learning.teacher import Teacher, TeachState
+from .models.base import BaseModel
 from .models.endpoint import Endpoint, EndpointError, configured_executive
+from .models.runtime import ModelRuntime
 from .settings import memo_home
 from .sources.chunking import Chunker
-from .sources.ingest import ScanReport, add_paths, remove_path, scan_memory
+from .sources.ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
 from .status import memory_status
-
-Event = Any  # one of the dataclasses below, or a stage's progress (ScanProgress, TeachProgress)
-OnEvent = Callable[[Event], None]
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,14 @@ class Removed:
 
 NOT_LOADED = Unusable("loading")  # no base model yet to consult a memory on
 
+# What the engine says while it works, to a call's `on_event`.
+Event = Loading | Waiting | Consulting | LeftOut | ScanProgress | TeachProgress
+OnEvent = Callable[[Event], None]
+
 
 class Engine:
     """MeMo's memories in its data folder (`home`: MEMO_HOME, see `settings`), and the base model
-    (`model`: a spec for `models.load_base`; default: the settings') they are taught on.
+    (`model`: a spec for `models.base.load_base`; default: the settings') they are taught on.
     `reads_only`: the caller only reads, so a data folder MeMo cannot write is opened
     read-only rather than refused (see `Catalog`)."""
 
@@ -101,7 +104,7 @@ class Engine:
         self.home = memo_home()
         self.catalog = Catalog(self.home / CATALOG_FILE, reads_only=reads_only)
         self._model = model
-        self._runtime: Any = None  # ModelRuntime, started by the first call that needs it
+        self._runtime: ModelRuntime | None = None  # started by the first call that needs it
         self._recall: Recall | None = None
         self._recall_catalog: Catalog | None = None  # recall's thread's connection
         self._executive: Endpoint | None = None
@@ -157,10 +160,6 @@ class Engine:
                            NOT_LOADED if base is None else unusable(self.catalog, m, base))
                 for m in self.memories()]
 
-    def errors(self, memory: Memory) -> list[tuple[str, str]]:
-        """The files of `memory` that could not be read, and why."""
-        return self.catalog.sources.errors(memory.id)
-
     def add(self, paths: Iterable[str | Path], memory: str | None = None, *, scan: bool = True,
             on_event: OnEvent | None = None) -> tuple[Memory, ScanReport | None]:
         """Register folders or files in `memory` (created if new; default: named for the first
@@ -201,12 +200,10 @@ class Engine:
 
     # --- the model ------------------------------------------------------------------------
 
-    def load(self, on_event: OnEvent | None = None) -> Future[Any]:
+    def load(self, on_event: OnEvent | None = None) -> Future[BaseModel]:
         """Start loading the base model if it is not yet; its `loaded` future."""
         with self._lock:
             if self._runtime is None:
-                from .models.runtime import ModelRuntime
-
                 if on_event is not None:
                     on_event(Loading())
                 self._runtime = ModelRuntime(self._model)
@@ -225,7 +222,7 @@ class Engine:
                 "blas": active_blas() if device == "cpu" else None}
 
     @property
-    def runtime(self) -> Any:
+    def runtime(self) -> ModelRuntime | None:
         """The `ModelRuntime` once `load` has started it, else None."""
         return self._runtime
 
@@ -236,8 +233,9 @@ class Engine:
             return None
         return str(loaded.result().source.location)
 
-    def _loaded(self, on_event: OnEvent | None) -> Any:
+    def _loaded(self, on_event: OnEvent | None) -> ModelRuntime:
         self.load(on_event).result()
+        assert self._runtime is not None
         return self._runtime
 
     def use_executive(self, url: str | None = None, model: str | None = None,

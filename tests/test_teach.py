@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -86,8 +87,10 @@ def towns(folder: Path) -> Path:
 
 def teach(catalog: Catalog, runtime: ModelRuntime, strategy: str = "incremental", **kw):
     memory = catalog.memories()[0]
-    return teach_memory(catalog, memory, runtime, chunker=Chunker(),
-                        settings=TeachSettings(strategy=strategy, min_replay=2), **kw)
+    # The settings.toml's (FAST_TEACHING: 2 epochs), not the product's: a new TeachSettings()
+    # would train ~29 epochs, 15 times what these tests need.
+    settings = replace(TeachSettings.from_defaults(), strategy=strategy, min_replay=2)
+    return teach_memory(catalog, memory, runtime, chunker=Chunker(), settings=settings, **kw)
 
 
 def replace_in(path: Path, old: str, new: str) -> None:
