@@ -23,11 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine import EngineBridge
-from memo_mlx.answering.recall import LOCAL, Answer
-from memo_mlx.catalog import ChatMessage, Memory
-from memo_mlx.engine import MemoryView
+from memo_mlx.engine import LOCAL, Answer, ChatMessage, Memory, MemoryView, says_unknown
 from memo_mlx.errors import cut
-from memo_mlx.scoring import says_unknown
 
 # The turns of the chat the base model sees when it answers itself: a small model's context
 # (SmolLM2: 8k tokens) holds a few exchanges with room for the answer.

@@ -22,11 +22,8 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from memo_mlx.answering.recall import Answer
-from memo_mlx.catalog import Chat, Memory
-from memo_mlx.engine import NOT_LOADED, Engine, MemoryView
+from memo_mlx.engine import NOT_LOADED, Answer, Chat, Engine, Memory, MemoryView, TeachState
 from memo_mlx.errors import MemoError, UsageError
-from memo_mlx.learning.teacher import TeachState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -46,12 +46,9 @@ from app.resources import icon, stylesheet
 from app.settings_dialog import SettingsDialog
 from app.sidebar import Sidebar, dropped_paths, memory_menu, plural
 from memo_mlx import __version__
-from memo_mlx.catalog import Chat, Memory
-from memo_mlx.engine import MemoryView
+from memo_mlx.engine import Chat, Memory, MemoryView, TeachState, weak_documents
 from memo_mlx.errors import MemoError, cut
-from memo_mlx.learning.teacher import TeachState
 from memo_mlx.settings import memo_home, writable_home
-from memo_mlx.status import weak_documents
 
 REFRESH_MS = 250  # teaching states arriving faster are shown together
 QT_DESKTOPS = {"KDE", "LXQT"}  # desktops whose file dialogs Qt's own themes open

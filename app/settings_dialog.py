@@ -32,9 +32,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from memo_mlx.engine import (
+    EndpointError,
+    ModelError,
+    check_url,
+    is_hub_id,
+    remote_allowed,
+    resolve_source,
+)
 from memo_mlx.errors import MemoError
-from memo_mlx.models.base import ModelError, is_hub_id, resolve_source
-from memo_mlx.models.endpoint import EndpointError, check_url, remote_allowed
 from memo_mlx.settings import (
     TRAINING_STRENGTHS,
     default_memo_home,

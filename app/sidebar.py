@@ -25,10 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from memo_mlx.catalog import Chat, Memory
+from memo_mlx.engine import Chat, Memory, TeachState, shown_state, weak_documents
 from memo_mlx.errors import cut
-from memo_mlx.learning.teacher import TeachState
-from memo_mlx.status import shown_state, weak_documents
 
 PHASE_WORDS = {"queued": "Waiting to learn", "reading": "Reading files",
                "writing": "Writing reflections", "training": "Training",

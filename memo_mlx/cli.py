@@ -16,15 +16,28 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .answering.recall import MODES
 from .bench.benchmark import CONDITIONS, CORPORA, DEFAULT_CONDITIONS
-from .engine import Consulting, Engine, Event, LeftOut, Loading, Waiting
+from .engine import (
+    MODES,
+    STRATEGIES,
+    CheckProgress,
+    Consulting,
+    Engine,
+    Event,
+    LeftOut,
+    Loading,
+    ScanProgress,
+    ScanReport,
+    SynthesisProgress,
+    TeachProgress,
+    TeachReport,
+    TeachState,
+    Waiting,
+    learned,
+    shown_state,
+    weak_documents,
+)
 from .errors import MemoError, UsageError, cut, quoted
-from .learning.teach import STRATEGIES, CheckProgress, TeachProgress, TeachReport
-from .learning.teacher import TeachState
-from .reflections.synthesis import SynthesisProgress
-from .sources.ingest import ScanProgress, ScanReport
-from .status import learned, shown_state, weak_documents
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 

@@ -27,18 +27,33 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .answering.recall import Answer, Recall, Unusable, unusable
+from .answering.recall import LOCAL, MODES, Answer, Recall, Unusable, unusable
 from .catalog import CATALOG_FILE, Catalog, Chat, ChatMessage, Memory
 from .errors import MemoError, UsageError, quoted
-from .learning.teach import TeachProgress, TeachReport, TeachSettings, teach_memory
+from .learning.teach import (
+    STRATEGIES,
+    CheckProgress,
+    TeachProgress,
+    TeachReport,
+    TeachSettings,
+    teach_memory,
+)
 from .learning.teacher import Teacher, TeachState
-from .models.base import BaseModel
-from .models.endpoint import Endpoint, EndpointError, configured_executive
+from .models.base import BaseModel, ModelError, is_hub_id, resolve_source
+from .models.endpoint import (
+    Endpoint,
+    EndpointError,
+    check_url,
+    configured_executive,
+    remote_allowed,
+)
 from .models.runtime import ModelRuntime
+from .reflections.synthesis import SynthesisProgress
+from .scoring import says_unknown
 from .settings import memo_home
 from .sources.chunking import Chunker
 from .sources.ingest import ScanProgress, ScanReport, add_paths, remove_path, scan_memory
-from .status import memory_status
+from .status import learned, memory_status, shown_state, weak_documents
 
 
 @dataclass(frozen=True)
@@ -213,7 +228,7 @@ class Engine:
         """The base model the settings name and where it runs, without loading it (`memo
         status`'s "model")."""
         from .blas import active_blas
-        from .models.base import backend, compute_for, resolve_source
+        from .models.base import backend, compute_for
 
         source = resolve_source(self._model)
         device = backend()
@@ -407,5 +422,14 @@ class Engine:
         self.catalog.chats.delete(chat_id)
 
 
-__all__ = ["Answer", "Consulting", "Engine", "LeftOut", "Loading", "MemoryView", "Removed",
-           "ScanReport", "TeachReport", "TeachState", "Unusable", "Waiting"]
+# The surface: the Engine, what it says (events, reports, views), and the few rules and
+# names a face needs to show them. The app and the CLI import these from here, and nothing
+# else of the engine but `settings` and `errors` (tests/test_dependencies.py holds them to it).
+__all__ = [
+    "LOCAL", "MODES", "NOT_LOADED", "STRATEGIES", "Answer", "Chat", "ChatMessage",
+    "CheckProgress", "Consulting", "Endpoint", "EndpointError", "Engine", "Event", "LeftOut",
+    "Loading", "Memory", "MemoryView", "ModelError", "Removed", "ScanProgress", "ScanReport",
+    "SynthesisProgress", "TeachProgress", "TeachReport", "TeachState", "Unusable", "Waiting",
+    "check_url", "is_hub_id", "learned", "remote_allowed", "resolve_source", "says_unknown",
+    "shown_state", "weak_documents",
+]

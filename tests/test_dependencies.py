@@ -51,3 +51,42 @@ def test_every_import_is_declared_and_every_declaration_imported():
         "imported but not declared")
     used = set().union(*modules.values())
     assert sorted(listed - used - set(NOT_IMPORTED)) == [], "declared but never imported"
+
+
+# What the faces (the app and the `memo` command) may import of the engine: its one surface,
+# and beside it the settings (where data lives), the errors, the launchers' BLAS, the built
+# app's self-test and the benchmark (`memo bench`, a tool of its own over a work folder).
+FACE_IMPORTS = {"memo_mlx", "memo_mlx.engine", "memo_mlx.errors", "memo_mlx.settings",
+                "memo_mlx.blas", "memo_mlx.selftest", "memo_mlx.bench.benchmark"}
+
+
+def engine_imports(source: Path, package: str) -> set[str]:
+    """The memo_mlx modules a file imports, relative imports resolved from `package`."""
+    out = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module.split(".")[0] == "memo_mlx":
+                out.add(module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.split(".")[0] == "memo_mlx")
+    return out
+
+
+def test_the_app_and_the_cli_use_the_engines_surface_only(tmp_path: Path):
+    faces = [*(REPO / "app").glob("*.py"), REPO / "memo_mlx" / "cli.py"]
+    reached = {f"{face.relative_to(REPO)}: {module}"
+               for face in faces for module in engine_imports(face, "memo_mlx")
+               if module not in FACE_IMPORTS}
+    assert not reached, "import it through memo_mlx.engine:\n" + "\n".join(sorted(reached))
+    # The check sees a face that goes around the surface, absolutely or relatively.
+    stray = tmp_path / "stray.py"
+    stray.write_text("from memo_mlx.models.base import resolve_source\n"
+                     "def f():\n    from .sources.ingest import add_paths\n"
+                     "from . import engine\n")
+    assert engine_imports(stray, "memo_mlx") == {
+        "memo_mlx.models.base", "memo_mlx.sources.ingest", "memo_mlx"}
