@@ -183,7 +183,7 @@ class Engine:
         added = add_paths(self.catalog, paths, memory)
         report = None
         if scan:
-            report = scan_memory(self.catalog, added, Chunker(), on_progress=on_event)
+            report = scan_memory(self.catalog, added, self._chunker(), on_progress=on_event)
         if self.teacher is not None:
             self.teacher.watch_folders()
             self.teacher.request(added.id)
@@ -200,7 +200,7 @@ class Engine:
              on_event: OnEvent | None = None) -> Iterator[ScanReport]:
         """Bring the catalog up to date with the folders of `memory` (default: every memory),
         one report per memory as each is done."""
-        chunker = Chunker()
+        chunker = self._chunker()
         for m in self.selected(memory):
             yield scan_memory(self.catalog, m, chunker, on_progress=on_event)
 
@@ -212,6 +212,11 @@ class Engine:
 
     def rename(self, memory: Memory, name: str) -> Memory:
         return self.catalog.rename_memory(memory.id, name)
+
+    def _chunker(self) -> Chunker:
+        """Chunks counted in the tokens of this engine's model (not the settings' when
+        another was named)."""
+        return Chunker(resolve_source(self._model))
 
     # --- the model ------------------------------------------------------------------------
 
@@ -355,7 +360,7 @@ class Engine:
         memories = self.selected(memory)
         runtime = self._loaded(on_event)
         writer = configured_generator(runtime, generator, generator_model, allow_remote)
-        chunker = Chunker()
+        chunker = self._chunker()
         for m in memories:
             yield teach_memory(self.catalog, m, runtime, chunker=chunker, generator=writer,
                                settings=settings, on_progress=on_event,

@@ -60,23 +60,19 @@ def self_test(model: str | None = None) -> SelfTest:
 
 
 def _run(root: Path, model: str | None, began: float) -> SelfTest:
-    from .answering.recall import Recall
-    from .catalog import Catalog
-    from .learning.teach import teach_memory
-    from .models.runtime import ModelRuntime
+    from .engine import Engine
     from .settings import memo_home
-    from .sources.chunking import Chunker
-    from .sources.ingest import add_paths
 
+    memo_home().mkdir(parents=True, exist_ok=True)
     (memo_home() / "settings.toml").write_text(SETTINGS)
     notes = root / "notes"
     notes.mkdir()
     (notes / "beacon.md").write_text(TEXT)
-    with Catalog() as catalog, ModelRuntime(model) as runtime:
-        base = runtime.loaded.result()
-        memory = add_paths(catalog, [notes], "self-test")
-        report = teach_memory(catalog, memory, runtime, chunker=Chunker(base.source))
-        answer = Recall(catalog, runtime).ask(QUESTION, [memory]).answer
+    with Engine(model=model) as engine:
+        engine.add([notes], "self-test", scan=False)
+        [report] = engine.teach("self-test")
+        answer = engine.ask(QUESTION, ["self-test"]).answer
+        base = engine.load().result()
     ok = ANSWER.lower() in answer.lower()
     return SelfTest(ok, (
         f"memo self-test: {'ok' if ok else 'FAILED'}: {base.source.name} on {base.backend} "
