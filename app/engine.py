@@ -69,7 +69,6 @@ class EngineBridge(QObject):
              failed: Callable[[str], object] | None = None) -> None:
         """Run `job(engine)` on the desk; then `then(result)` on the GUI thread, or when it
         raised, `failed(why)` (default: the `problem` signal)."""
-
         if self.closed:
             return
 

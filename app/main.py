@@ -161,8 +161,7 @@ class MainWindow(QMainWindow):
     # --- the engine -------------------------------------------------------------------------
 
     def _loaded(self, description: str) -> None:
-        self.model_label.setText(description)
-        self.refresh()
+        self.model_label.setText(description)  # the bridge reads the memories again itself
 
     def _executive_changed(self, line: str, elsewhere: bool) -> None:
         if elsewhere:

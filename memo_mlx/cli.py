@@ -33,6 +33,7 @@ from .engine import (
     TeachReport,
     TeachState,
     Waiting,
+    check_question,
     learned,
     shown_state,
     weak_documents,
@@ -220,8 +221,7 @@ def _said(event: Event) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    if not args.question.strip():
-        raise UsageError("the question is empty: ask something")
+    check_question(args.question)  # before the data folder is opened
     if args.memory and args.no_memory:
         raise UsageError("--memory and --no-memory ask for opposite things; give one")
     stream = not args.json

@@ -109,6 +109,12 @@ Event = Loading | Waiting | Consulting | LeftOut | ScanProgress | TeachProgress
 OnEvent = Callable[[Event], None]
 
 
+def check_question(question: str) -> None:
+    """Refuse a blank question (a UsageError), before anything is opened or loaded."""
+    if not question.strip():
+        raise UsageError("the question is empty: ask something")
+
+
 class Engine:
     """MeMo's memories in its data folder (`home`: MEMO_HOME, see `settings`), and the base model
     (`model`: a spec for `models.base.load_base`; default: the settings') they are taught on.
@@ -288,7 +294,9 @@ class Engine:
         one is said as `LeftOut`: it was switched on to be asked."""
         if names is not None:
             return [self.memory(n) for n in dict.fromkeys(names)]
-        base = str(self._loaded(on_event).loaded.result().source.location)
+        self._loaded(on_event)
+        base = self.base()
+        assert base is not None  # loaded, or _loaded raised why not
         out = []
         for m in (m for m in self.memories() if m.enabled):
             why = unusable(self.catalog, m, base)
@@ -305,8 +313,7 @@ class Engine:
         """Answer `question` with the memories named (None: those switched on; []: the base
         model alone), streaming the answer's text into `on_text`. ^C (KeyboardInterrupt)
         cancels it and is raised again."""
-        if not question.strip():
-            raise UsageError("the question is empty: ask something")
+        check_question(question)
         if max_tokens is not None and max_tokens < 1:
             raise UsageError("--max-tokens must be at least 1")
         cancel = cancel or threading.Event()
@@ -435,6 +442,6 @@ __all__ = [
     "CheckProgress", "Consulting", "Endpoint", "EndpointError", "Engine", "Event", "LeftOut",
     "Loading", "Memory", "MemoryView", "ModelError", "Removed", "ScanProgress", "ScanReport",
     "SynthesisProgress", "TeachProgress", "TeachReport", "TeachState", "Unusable", "Waiting",
-    "check_url", "is_hub_id", "learned", "remote_allowed", "resolve_source", "says_unknown",
-    "shown_state", "weak_documents",
+    "check_question", "check_url", "is_hub_id", "learned", "remote_allowed", "resolve_source",
+    "says_unknown", "shown_state", "weak_documents",
 ]

@@ -63,7 +63,6 @@ def _run(root: Path, model: str | None, began: float) -> SelfTest:
     from .engine import Engine
     from .settings import memo_home
 
-    memo_home().mkdir(parents=True, exist_ok=True)
     (memo_home() / "settings.toml").write_text(SETTINGS)
     notes = root / "notes"
     notes.mkdir()

@@ -430,19 +430,10 @@ def test_a_server_answers_with_a_memory_on(qtbot, home, tmp_path, tiny_server):
     reply names it; a server elsewhere is said in red, and when it cannot be reached the
     answer is this computer's and its trace says why."""
     save_user_settings({"executive": {"url": tiny_server}, "recall": {"mode": "combined"}})
-    folder = tmp_path / "bridges"
-    folder.mkdir()
-    (folder / "bridge.md").write_text(NOTES["bridge.md"])
-    win = open_window(qtbot)
+    win, _, _ = taught_window(qtbot, tmp_path)
     label = win.executive_label
     assert label.isVisible() and label.text() == f"Answers by the server at {tiny_server}"
-    phases: list[str] = []
-    win.engine.teach_state.connect(lambda s: phases.append(s.phase))
-    drop(win, [folder])
-    qtbot.waitUntil(lambda: "done" in phases, timeout=120_000)
     memory = stored("bridges")
-    qtbot.waitUntil(lambda: memory.id in win.chat.switches
-                    and win.chat.switches[memory.id].isEnabled(), timeout=5_000)
     win.chat.switches[memory.id].setChecked(True)
     answer, _ = ask(qtbot, win, QUESTION)
     assert answer.memories == ["bridges"] and answer.executive.endswith(f" at {tiny_server}")
