@@ -12,13 +12,6 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# Declared without an import of its own, and why.
-NOT_IMPORTED = {
-    "sentencepiece": "the design card's tokenizer library; GGUF files' SentencePiece "
-                     "tokenizers are to use it (#19)",
-}
-
-
 def declared() -> set[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     return {_normal(re.split(r"[\[<>=!~; ]", d, maxsplit=1)[0]) for d in project["dependencies"]}
@@ -50,7 +43,7 @@ def test_every_import_is_declared_and_every_declaration_imported():
     assert sorted(m for m, ds in modules.items() if not ds & listed) == [], (
         "imported but not declared")
     used = set().union(*modules.values())
-    assert sorted(listed - used - set(NOT_IMPORTED)) == [], "declared but never imported"
+    assert sorted(listed - used) == [], "declared but never imported"
 
 
 # What the faces (the app and the `memo` command) may import of the engine: its one surface,

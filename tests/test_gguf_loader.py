@@ -176,6 +176,7 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     w.write_tensors_to_file()
     w.close()
     tok = build_tokenizer(GGUFMetadata.of_reader(gguf.GGUFReader(path), path))
+    assert_spells_as_sentencepiece(path, ["hello world", "  hello  ", "wörld\nhe", "low", ""])
     ids = tok.encode("hello world")
     assert ids[0] == 1  # BOS is added for SentencePiece models
     assert pieces.index("▁hello") in ids
@@ -184,6 +185,21 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     ids = tok.encode("é", add_special_tokens=False)
     assert [pieces[i] for i in ids] == ["▁", "<0xC3>", "<0xA9>"]
     assert tok.decode(ids) == "é"
+
+
+def assert_spells_as_sentencepiece(path: Path, texts: list[str]) -> None:
+    """The file's tokenizer encodes `texts` as SentencePiece itself does with the vocabulary
+    (`sentencepiece_model`), apart from the beginning-of-text token."""
+    import gguf
+    from sentencepiece import SentencePieceProcessor
+
+    from memo_mlx.models.gguf_loader import GGUFMetadata, build_tokenizer, sentencepiece_model
+
+    meta = GGUFMetadata.of_reader(gguf.GGUFReader(path), path)
+    tok = build_tokenizer(meta)
+    reference = SentencePieceProcessor(model_proto=sentencepiece_model(meta).SerializeToString())
+    for text in texts:
+        assert tok.encode(text, add_special_tokens=False) == reference.encode(text), text
 
 
 def _tokenizer_only(path: Path, arch: str, kind: str, pieces: list[str], *,
@@ -234,6 +250,7 @@ def test_gemma_sentencepiece_vocabulary(tmp_path: Path):
     gemma = _tokenizer_only(tmp_path / "g.gguf", "gemma3", "llama", pieces, scores=scores,
                             types=types, ids=ids, space_prefix=False)
     assert spelled(gemma, "abc") == ["ab", "c"]  # "ab" comes first in the file
+    assert_spells_as_sentencepiece(tmp_path / "g.gguf", ["abc", "a  b", "cab  c", " ba", "é"])
     assert spelled(gemma, "a  b") == ["a", "  ", "b"]  # one token: "  " looked up as "▁▁"
     assert gemma.unk_token == "<unk>"
     prompt = gemma.apply_chat_template(
@@ -246,6 +263,7 @@ def test_gemma_sentencepiece_vocabulary(tmp_path: Path):
     llama_spm = _tokenizer_only(tmp_path / "l.gguf", "llama", "llama", pieces, scores=scores,
                                 types=types, ids=ids, space_prefix=False)
     assert spelled(llama_spm, "abc") == ["a", "bc"]
+    assert_spells_as_sentencepiece(tmp_path / "l.gguf", ["abc", "a  b", "cab  c", " ba", "é"])
 
 
 def test_llama3_words_are_looked_up_whole(tmp_path: Path):

@@ -7,10 +7,11 @@ fails on Q5_*, the other K-quants and IQ*, so a file holding any other type is r
 tensor with the `gguf` package's reference dequantizer and re-quantized to 8 bits, which adds
 no error visible next to the source's own. Types neither can decode are refused by name.
 
-Tokenizer: GGUF metadata carries the vocabulary; "gpt2" (byte-level BPE) and "llama"
-(SentencePiece BPE with byte fallback) are rebuilt with the `tokenizers` library, with the
-special tokens, bos/eos ids and chat template of the file (a base model's file has none: its
-family's turn format), then wrapped for mlx-lm.
+Tokenizer: GGUF metadata carries the vocabulary; "gpt2" (byte-level BPE) is rebuilt with the
+`tokenizers` library, "llama" (SentencePiece BPE with byte fallback) as the SentencePiece model
+it came from, which transformers converts; both with the special tokens, bos/eos ids and chat
+template of the file (a base model's file has none: its family's turn format), then wrapped
+for mlx-lm.
 """
 
 from __future__ import annotations
@@ -289,7 +290,6 @@ def build_tokenizer(meta: GGUFMetadata) -> TokenizerWrapper:
         Tokenizer,
         decoders,
         models,
-        normalizers,
         pre_tokenizers,
         processors,
     )
@@ -325,33 +325,8 @@ def build_tokenizer(meta: GGUFMetadata) -> TokenizerWrapper:
         detokenizer: Any = BPEStreamingDetokenizer
         add_bos_default = False
     elif kind == "llama":
-        scores = list(meta.require("tokenizer.ggml.scores"))
-        if len(scores) != len(tokens):
-            raise GGUFError(f"{meta.path}: {len(tokens)} tokens but {len(scores)} token scores")
-        # Runs of spaces some converters store as spaces, where the text is looked up with
-        # "▁" for a space (Gemma's files): spelled as the lookup spells them.
-        for i, t in enumerate(tokens):
-            if t and not t.strip(" ") and "\u2581" * len(t) not in vocab:
-                del vocab[t]
-                tokens[i] = "\u2581" * len(t)
-                vocab[tokens[i]] = i
-        if arch is not None and arch.merges_in_file_order:
-            scores = [-float(i) for i in range(len(tokens))]
-        unknown = meta.get("tokenizer.ggml.unknown_token_id")
-        tok = Tokenizer(
-            models.BPE(
-                vocab=vocab, merges=_spm_merges(tokens, scores),
-                unk_token=tokens[int(unknown) if unknown is not None else 0],
-                fuse_unk=True, byte_fallback=True,
-            )
-        )
-        prefix = bool(meta.get("tokenizer.ggml.add_space_prefix", True))
-        steps = [normalizers.Replace(" ", "\u2581")]
-        tok.normalizer = normalizers.Sequence(
-            [normalizers.Prepend("\u2581"), *steps] if prefix else steps
-        )
-        dec = [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
-        tok.decoder = decoders.Sequence([*dec, decoders.Strip(" ", 1, 0)] if prefix else dec)
+        tok, tokens = _sentencepiece_tokenizer(meta)
+        vocab = {t: i for i, t in enumerate(tokens)}
         detokenizer = SPMStreamingDetokenizer
         add_bos_default = True
     else:
@@ -394,15 +369,54 @@ def build_tokenizer(meta: GGUFMetadata) -> TokenizerWrapper:
     return TokenizerWrapper(hf, detokenizer, eos_token_ids=sorted(stops) or None)
 
 
-def _spm_merges(tokens: list[str], scores: list[float]) -> list[tuple[str, str]]:
-    """BPE merges implied by a SentencePiece vocabulary: every split of a piece into two
-    pieces of the vocabulary, ranked by the merged piece's score (higher merges first)."""
-    vocab = {t: i for i, t in enumerate(tokens)}
-    ranked: list[tuple[float, int, int, str, str]] = []
-    for piece, score in zip(tokens, scores, strict=True):
-        for cut in range(1, len(piece)):
-            left, right = piece[:cut], piece[cut:]
-            if left in vocab and right in vocab:
-                ranked.append((-score, vocab[left], vocab[right], left, right))
-    ranked.sort()
-    return [(left, right) for *_, left, right in ranked]
+def sentencepiece_model(meta: GGUFMetadata) -> Any:
+    """The file's "llama" vocabulary as the SentencePiece model it was converted from (a BPE
+    `ModelProto` of sentencepiece's own schema): what `SentencePieceProcessor` encodes with, and
+    what transformers' converter reads. Runs of spaces that some converters store as spaces
+    (Gemma's files) are spelled with "▁", as SentencePiece looks them up."""
+    from sentencepiece import sentencepiece_model_pb2 as spm
+
+    tokens: list[str] = list(meta.require("tokenizer.ggml.tokens"))
+    types = list(meta.get("tokenizer.ggml.token_type") or [1] * len(tokens))
+    scores = list(meta.require("tokenizer.ggml.scores"))
+    if not len(tokens) == len(types) == len(scores):
+        raise GGUFError(f"{meta.path}: {len(tokens)} tokens but {len(types)} token types and "
+                        f"{len(scores)} token scores")
+    known = set(tokens)
+    tokens = ["\u2581" * len(t) if t and not t.strip(" ") and "\u2581" * len(t) not in known
+              else t for t in tokens]
+    arch = architectures().get(meta.get("general.architecture"))
+    if arch is not None and arch.merges_in_file_order:
+        scores = [-float(i) for i in range(len(tokens))]
+    # Generated protobuf classes, which mypy cannot see.
+    model = spm.ModelProto()  # type: ignore[attr-defined]
+    model.trainer_spec.model_type = spm.TrainerSpec.BPE  # type: ignore[attr-defined]
+    model.trainer_spec.byte_fallback = True
+    unknown = meta.get("tokenizer.ggml.unknown_token_id")
+    model.trainer_spec.unk_id = int(unknown) if unknown is not None else 0
+    model.trainer_spec.unk_piece = tokens[model.trainer_spec.unk_id]
+    model.normalizer_spec.name = "identity"
+    model.normalizer_spec.add_dummy_prefix = bool(meta.get("tokenizer.ggml.add_space_prefix",
+                                                           True))
+    model.normalizer_spec.remove_extra_whitespaces = False
+    model.normalizer_spec.escape_whitespaces = True
+    for token, score, kind in zip(tokens, scores, types, strict=True):
+        piece = model.pieces.add()
+        # GGUF numbers its token types as SentencePiece numbers its piece types.
+        piece.piece, piece.score, piece.type = token, score, int(kind)
+    return model
+
+
+def _sentencepiece_tokenizer(meta: GGUFMetadata) -> tuple[Any, list[str]]:
+    """A fast tokenizer (mlx-lm runs with one) that encodes as SentencePiece does, by
+    transformers' converter of the file's SentencePiece model; and the pieces as it spells
+    them. It replaced merges of our own from the scores: both spell every text of
+    bench/sentencepiece_agreement.py as SentencePiece does, and the converter is the library's
+    (tests/test_gguf_loader.py holds it to `SentencePieceProcessor`)."""
+    from transformers.convert_slow_tokenizer import SpmConverter
+
+    model = sentencepiece_model(meta)
+    pieces = [p.piece for p in model.pieces]
+    tokenizer = SpmConverter.build_tokenizer_from_spm_proto(
+        model, {t: i for i, t in enumerate(pieces)})
+    return tokenizer, pieces
