@@ -13,9 +13,10 @@ user names (LM Studio, Ollama: a bigger model, still on the machine). It is used
 a self-check on a known passage; the bundled 135M model does not (it repeats one question and
 writes no answers). It has its learned writer instead (`writer`: questions per sentence, each
 answered by its sentence), with the rules' reverse and cross-document questions beside it; any
-other model that fails the check gets the rules (`derive`). A step a model leaves empty is
-filled by rule. The text itself is taught beside the pairs, and (`abstain_share`) a few of the
-pairs' questions asked of names no document mentions, answered "I don't know" (`abstain`).
+other model that fails the check gets the rules (`derive`): who writes is the first of
+`AUTHORS` offered what it needs. A step a model leaves empty is filled by rule. The text itself
+is taught beside the pairs, and (`abstain_share`) a few of the pairs' questions asked of names
+no document mentions, answered "I don't know" (`abstain`).
 
 Resumable: a chunk's reflections, its names and its "done" mark are stored in one transaction, so
 a killed or cancelled run redoes only the chunks it had not finished. Prompts are files in
@@ -229,11 +230,10 @@ def synthesize(
     use_model, why = (False, "no model generator")
     if generator is not None and chunks:
         use_model, why = check_generator(generator, settings)
-    steps = _ModelSteps(generator, settings) if use_model and generator else None
-    if not settings.writer:
-        writer = None
-    who = generator.name if steps and generator else writer.name if writer else "rules"
-    report = SynthesisReport(generator=who, model_check=why)
+    offered = _Offered(generator if use_model else None, writer if settings.writer else None,
+                       settings)
+    author = next(a for a in (choose(offered) for choose in AUTHORS) if a is not None)
+    report = SynthesisReport(generator=author.name, model_check=why)
     for index, chunk in enumerate(chunks):
         if cancel is not None and cancel.is_set():
             report.cancelled = True
@@ -243,8 +243,8 @@ def synthesize(
             if on_progress is not None:
                 on_progress(SynthesisProgress(index, len(chunks), step, chunk.path))
 
-        reflections, names = _chunk_reflections(catalog, memory, chunk, steps, writer,
-                                                settings, report, progress, cancel)
+        reflections, names = _chunk_reflections(catalog, memory, chunk, author, settings,
+                                                report, progress, cancel)
         if cancel is not None and cancel.is_set():  # mid-chunk: redone whole next time
             report.cancelled = True
             break
@@ -264,85 +264,43 @@ def _chunk_reflections(
     catalog: Catalog,
     memory: Memory,
     chunk: ChunkText,
-    steps: _ModelSteps | None,
-    writer: Writer | None,
+    author: Author,
     settings: SynthesisSettings,
     report: SynthesisReport,
     progress: Callable[[str], None],
     cancel: threading.Event | None,
 ) -> tuple[list[NewReflection], list[str]]:
+    """A chunk's reflections: its text, the author's pairs, cross-document pairs with the
+    chunks that share its names, and abstentions; and the names it mentions."""
     context = context_of(chunk)
-    kept: dict[str, NewReflection] = {}
-
-    def keep(step: str, pairs: Sequence[tuple[str, str]], sources: tuple[int, ...]) -> int:
-        count = report.steps[step]
-        added = 0
-        for question, answer in pairs:
-            if question_key(question) in kept:
-                count.discarded += 1
-                continue
-            kept[question_key(question)] = NewReflection(question, answer, step, sources)
-            count.produced += 1
-            added += 1
-        return added
-
+    kept = Kept(report)
     own = (chunk.id,)
     names = derive.entities(chunk.text)
     progress("text")
-    keep("text", text_reflections(chunk.text, context), own)
+    kept.add("text", text_reflections(chunk.text, context), own)
     # English rules and a writer trained on English questions would write templates over
     # foreign words: another language is taught by its own text alone.
     if not is_english(chunk.text):
-        return list(kept.values()), names
-    rule_steps: tuple[str, ...] = ("direct", "indirect", "consolidated", "entity")
-    if writer is not None and steps is None:
-        # The writer's questions are answered by their sentence, its he/she named: an answer
-        # that restates the fact with its subject, as the text passages say it. Span answers
-        # taught the memory fewer facts (15% against 33% contained on the real-text bench,
-        # bench/RESULTS.md). Of the rules' steps only the reverse questions (entity) and the
-        # cross-document ones join it: the indirect and consolidated pairs join two sentences
-        # into claims the real-document judge finds neither states (tests/test_realdocs.py).
-        progress("direct")
-        for w in writer.write(passages_of(chunk.text, context), cancel) or []:
-            keep(w.kind, [(w.question, w.sentence)], own)
-        rule_steps = ("entity",)
-
-    derived = derive.derive(chunk.text, context=context)
-    for step in rule_steps:
-        progress(step)
-        by_rule = [(p.question, p.answer) for p in derived.get(step, [])]
-        if steps is None:
-            keep(step, by_rule, own)
-            continue
-        written = steps.step(step, chunk, context, [(r.question, r.answer)
-                                                    for r in kept.values()], report)
-        if not keep(step, written, own) and by_rule:
-            report.by_rule += 1
-            keep(step, by_rule, own)
+        return kept.reflections(), names
+    author.write(chunk, context, kept, progress, cancel)
 
     progress("cross")
     partners = catalog.sources.chunk_texts(
         catalog.sources.related_chunks(memory.id, names, chunk.id, settings.related_chunks)
     )
     for other in partners:
-        if steps is not None:
-            written = steps.cross(chunk, context, other, report)
-            if keep("cross", written, (chunk.id, other.id)):
-                continue
-        pairs = derive.cross_pairs([(chunk.id, chunk.text), (other.id, other.text)],
-                                   contexts={chunk.id: context, other.id: context_of(other)})
-        keep("cross", [(p.question, p.answer) for p, _ in pairs], (chunk.id, other.id))
+        author.cross(chunk, context, other, kept)
 
     if settings.abstain_share:
         progress("abstain")
-        questions = [r.question for r in kept.values() if r.kind != "text"]
+        questions = [r.question for r in kept.reflections() if r.kind != "text"]
 
         def known(name: str) -> bool:  # this chunk is saved with its reflections, after this
             return catalog.sources.mentions(memory.id, name) or name.lower() in chunk.text.lower()
 
         count = max(1, round(settings.abstain_share * len(questions)))
-        keep("abstain", abstentions(questions, names, count, known, seed=chunk.text), own)
-    return list(kept.values()), names
+        kept.add("abstain", abstentions(questions, names, count, known, seed=chunk.text), own)
+    return kept.reflections(), names
 
 
 def text_reflections(text: str, context: str,
@@ -361,18 +319,158 @@ def text_reflections(text: str, context: str,
     return out
 
 
+class Kept:
+    """A chunk's reflections so far: one per question (the first written wins), each counted
+    in its step of the report."""
+
+    def __init__(self, report: SynthesisReport):
+        self.report = report
+        self._by_key: dict[str, NewReflection] = {}
+
+    def add(self, step: str, pairs: Sequence[tuple[str, str]], sources: tuple[int, ...]) -> int:
+        """Keep the pairs whose question is new; how many were."""
+        count = self.report.steps[step]
+        added = 0
+        for question, answer in pairs:
+            key = question_key(question)
+            if key in self._by_key:
+                count.discarded += 1
+                continue
+            self._by_key[key] = NewReflection(question, answer, step, sources)
+            count.produced += 1
+            added += 1
+        return added
+
+    def reflections(self) -> list[NewReflection]:
+        return list(self._by_key.values())
+
+
+class Author(Protocol):
+    """Who writes a chunk's question-answer pairs, one of `AUTHORS` (the text passages and
+    the abstentions are the same whoever writes)."""
+
+    @property
+    def name(self) -> str: ...  # in reports, and as the generator of the saved reflections
+
+    def write(self, chunk: ChunkText, context: str, kept: Kept,
+              progress: Callable[[str], None], cancel: threading.Event | None) -> None: ...
+
+    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+        """Pairs that need both `chunk` and `other`, a chunk that shares names with it."""
+
+
+@dataclass(frozen=True)
+class _Offered:
+    """What this teach offers the authors: a chat model that passed its self-check, the
+    learned writer (both None when not offered), and the settings."""
+
+    generator: Generator | None
+    writer: Writer | None
+    settings: SynthesisSettings
+
+
+RULE_STEPS = ("direct", "indirect", "consolidated", "entity")
+
+
+def _rule_pairs(chunk: ChunkText, context: str, steps: Sequence[str], kept: Kept,
+                progress: Callable[[str], None]) -> None:
+    derived = derive.derive(chunk.text, context=context)
+    for step in steps:
+        progress(step)
+        kept.add(step, [(p.question, p.answer) for p in derived.get(step, [])], (chunk.id,))
+
+
+def _rule_cross(chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+    pairs = derive.cross_pairs([(chunk.id, chunk.text), (other.id, other.text)],
+                               contexts={chunk.id: context, other.id: context_of(other)})
+    kept.add("cross", [(p.question, p.answer) for p, _ in pairs], (chunk.id, other.id))
+
+
+class _Rules:
+    """The rules of `derive`: every step from the text's own sentences, no model."""
+
+    name = "rules"
+
+    @classmethod
+    def chosen(cls, offered: _Offered) -> _Rules:
+        return cls()
+
+    def write(self, chunk: ChunkText, context: str, kept: Kept,
+              progress: Callable[[str], None], cancel: threading.Event | None) -> None:
+        _rule_pairs(chunk, context, RULE_STEPS, kept, progress)
+
+    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+        _rule_cross(chunk, context, other, kept)
+
+
+class _LearnedWriter:
+    """The bundled model's learned writer (`writer.Writer`): questions per sentence, with the
+    rules' reverse and cross-document questions beside them."""
+
+    def __init__(self, writer: Writer):
+        self.writer = writer
+        self.name = writer.name
+
+    @classmethod
+    def chosen(cls, offered: _Offered) -> _LearnedWriter | None:
+        return cls(offered.writer) if offered.writer is not None else None
+
+    def write(self, chunk: ChunkText, context: str, kept: Kept,
+              progress: Callable[[str], None], cancel: threading.Event | None) -> None:
+        # The writer's questions are answered by their sentence, its he/she named: an answer
+        # that restates the fact with its subject, as the text passages say it. Span answers
+        # taught the memory fewer facts (15% against 33% contained on the real-text bench,
+        # bench/RESULTS.md). Of the rules' steps only the reverse questions (entity) and the
+        # cross-document ones join it: the indirect and consolidated pairs join two sentences
+        # into claims the real-document judge finds neither states (tests/test_realdocs.py).
+        progress("direct")
+        for w in self.writer.write(passages_of(chunk.text, context), cancel) or []:
+            kept.add(w.kind, [(w.question, w.sentence)], (chunk.id,))
+        _rule_pairs(chunk, context, ("entity",), kept, progress)
+
+    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+        _rule_cross(chunk, context, other, kept)
+
+
 class _ModelSteps:
-    """The steps as a model writes them, each pair verified (one rewrite, then discarded)."""
+    """The steps as a chat model writes them, each pair verified (one rewrite, then
+    discarded); a step it leaves empty is filled by rule."""
 
     def __init__(self, generator: Generator, settings: SynthesisSettings):
         self.generator, self.settings = generator, settings
+        self.name = generator.name
+
+    @classmethod
+    def chosen(cls, offered: _Offered) -> _ModelSteps | None:
+        if offered.generator is None:
+            return None
+        return cls(offered.generator, offered.settings)
+
+    def write(self, chunk: ChunkText, context: str, kept: Kept,
+              progress: Callable[[str], None], cancel: threading.Event | None) -> None:
+        derived = derive.derive(chunk.text, context=context)
+        for step in RULE_STEPS:
+            progress(step)
+            by_rule = [(p.question, p.answer) for p in derived.get(step, [])]
+            earlier = [(r.question, r.answer) for r in kept.reflections()]
+            written = self._step(step, chunk, context, earlier, kept.report)
+            if not kept.add(step, written, (chunk.id,)) and by_rule:
+                kept.report.by_rule += 1
+                kept.add(step, by_rule, (chunk.id,))
+
+    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+        raw = self._ask(prompt("cross", text=chunk.text, context=context, other_text=other.text,
+                               other_context=context_of(other), count=2))
+        written = self._verify("cross", raw, f"{chunk.text}\n{other.text}", context, kept.report)
+        if not kept.add("cross", written, (chunk.id, other.id)):
+            _rule_cross(chunk, context, other, kept)
 
     def _ask(self, text: str) -> list[tuple[str, str]]:
         reply = self.generator.chat([{"role": "user", "content": text}], self.settings.max_tokens)
         return parse_pairs(reply)
 
-    def step(self, step: str, chunk: ChunkText, context: str,
-             earlier: list[tuple[str, str]], report: SynthesisReport) -> list[tuple[str, str]]:
+    def _step(self, step: str, chunk: ChunkText, context: str,
+              earlier: list[tuple[str, str]], report: SynthesisReport) -> list[tuple[str, str]]:
         count = self.settings.pairs_per_step
         if step == "consolidated":
             if len(earlier) < 2:
@@ -380,15 +478,8 @@ class _ModelSteps:
             listed = "\n".join(f"Q: {q}\nA: {a}" for q, a in earlier)
             raw = self._ask(prompt("consolidate", pairs=listed, count=count))
         else:
-            name = {"direct": "direct", "indirect": "indirect", "entity": "entity"}[step]
-            raw = self._ask(prompt(name, text=chunk.text, context=context, count=count))
+            raw = self._ask(prompt(step, text=chunk.text, context=context, count=count))
         return self._verify(step, raw, chunk.text, context, report)
-
-    def cross(self, chunk: ChunkText, context: str, other: ChunkText,
-              report: SynthesisReport) -> list[tuple[str, str]]:
-        raw = self._ask(prompt("cross", text=chunk.text, context=context, other_text=other.text,
-                               other_context=context_of(other), count=2))
-        return self._verify("cross", raw, f"{chunk.text}\n{other.text}", context, report)
 
     def _verify(self, step: str, pairs: list[tuple[str, str]], source: str, context: str,
                 report: SynthesisReport) -> list[tuple[str, str]]:
@@ -403,3 +494,10 @@ class _ModelSteps:
                 question, answer = rewritten[0]
             good.append((question, answer))
         return good
+
+
+# Who writes a chunk's pairs, registered here and nowhere else, in order of preference: the
+# first that is offered what it needs writes them (a chat model that passed its self-check,
+# else the learned writer, else the rules).
+AUTHORS: tuple[Callable[[_Offered], Author | None], ...] = (
+    _ModelSteps.chosen, _LearnedWriter.chosen, _Rules.chosen)
