@@ -161,7 +161,8 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     words = ["▁", "h", "e", "l", "o", "w", "r", "d", "he", "ll", "▁he", "llo", "▁hello", "▁w"]
     pieces += words
     scores = [0.0] * 259 + [-float(i) for i in range(len(words))]
-    types = [2, 3, 3] + [6] * 256 + [1] * len(words)
+    # The last is of llama.cpp's type 0, "undefined": read as a normal piece.
+    types = [2, 3, 3] + [6] * 256 + [1] * (len(words) - 1) + [0]
     path = tmp_path / "spm.gguf"
     w = gguf.GGUFWriter(str(path), arch="llama")
     w.add_tokenizer_model("llama")
@@ -177,6 +178,7 @@ def test_sentencepiece_tokenizer(tmp_path: Path):
     w.close()
     tok = build_tokenizer(GGUFMetadata.of_reader(gguf.GGUFReader(path), path))
     assert_spells_as_sentencepiece(path, ["hello world", "  hello  ", "wörld\nhe", "low", ""])
+    assert pieces.index("▁w") in tok.encode("hello world")
     ids = tok.encode("hello world")
     assert ids[0] == 1  # BOS is added for SentencePiece models
     assert pieces.index("▁hello") in ids

@@ -54,7 +54,7 @@ _LLAMA3_SPLIT = (
 _QWEN2_SPLIT = _LLAMA3_SPLIT.replace(r"\p{N}{1,3}", r"\p{N}")
 _SPLIT_PATTERNS = {"llama-bpe": _LLAMA3_SPLIT, "llama3": _LLAMA3_SPLIT, "qwen2": _QWEN2_SPLIT}
 
-_TOKEN_CONTROL, _TOKEN_USER_DEFINED = 3, 4
+_TOKEN_NORMAL, _TOKEN_CONTROL, _TOKEN_USER_DEFINED = 1, 3, 4
 # Tokens that end a turn in the chat formats of the families: stop tokens wherever the
 # vocabulary has them (beside the file's eos and eot ids), as llama.cpp finds them by their
 # text: a base model's file names none, and a reply in its family's turns ends with one.
@@ -379,9 +379,9 @@ def sentencepiece_model(meta: GGUFMetadata) -> Any:
     tokens: list[str] = list(meta.require("tokenizer.ggml.tokens"))
     types = list(meta.get("tokenizer.ggml.token_type") or [1] * len(tokens))
     scores = list(meta.require("tokenizer.ggml.scores"))
-    if not len(tokens) == len(types) == len(scores):
-        raise GGUFError(f"{meta.path}: {len(tokens)} tokens but {len(types)} token types and "
-                        f"{len(scores)} token scores")
+    for name, values in (("token types", types), ("token scores", scores)):
+        if len(values) != len(tokens):
+            raise GGUFError(f"{meta.path}: {len(tokens)} tokens but {len(values)} {name}")
     known = set(tokens)
     tokens = ["\u2581" * len(t) if t and not t.strip(" ") and "\u2581" * len(t) not in known
               else t for t in tokens]
@@ -402,8 +402,10 @@ def sentencepiece_model(meta: GGUFMetadata) -> Any:
     model.normalizer_spec.escape_whitespaces = True
     for token, score, kind in zip(tokens, scores, types, strict=True):
         piece = model.pieces.add()
-        # GGUF numbers its token types as SentencePiece numbers its piece types.
-        piece.piece, piece.score, piece.type = token, score, int(kind)
+        # GGUF numbers its token types as SentencePiece numbers its piece types (1-6); llama.cpp
+        # writes 0 ("undefined") for a token it does not know the type of: a normal one.
+        piece.piece, piece.score = token, score
+        piece.type = int(kind) if 1 <= int(kind) <= 6 else _TOKEN_NORMAL
     return model
 
 

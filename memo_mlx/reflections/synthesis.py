@@ -232,6 +232,7 @@ def synthesize(
         use_model, why = check_generator(generator, settings)
     offered = _Offered(generator if use_model else None, writer if settings.writer else None,
                        settings)
+    # The rules, last, are always offered what they need.
     author = next(a for a in (choose(offered) for choose in AUTHORS) if a is not None)
     report = SynthesisReport(generator=author.name, model_check=why)
     for index, chunk in enumerate(chunks):
@@ -273,7 +274,7 @@ def _chunk_reflections(
     """A chunk's reflections: its text, the author's pairs, cross-document pairs with the
     chunks that share its names, and abstentions; and the names it mentions."""
     context = context_of(chunk)
-    kept = Kept(report)
+    kept = ChunkPairs(report)
     own = (chunk.id,)
     names = derive.entities(chunk.text)
     progress("text")
@@ -319,9 +320,10 @@ def text_reflections(text: str, context: str,
     return out
 
 
-class Kept:
-    """A chunk's reflections so far: one per question (the first written wins), each counted
-    in its step of the report."""
+class ChunkPairs:
+    """A chunk's reflections so far: one per question (the first written wins: a rule's pair
+    never replaces a model's), each counted in its step of `report`, which authors also tell
+    what they discarded."""
 
     def __init__(self, report: SynthesisReport):
         self.report = report
@@ -352,10 +354,12 @@ class Author(Protocol):
     @property
     def name(self) -> str: ...  # in reports, and as the generator of the saved reflections
 
-    def write(self, chunk: ChunkText, context: str, kept: Kept,
-              progress: Callable[[str], None], cancel: threading.Event | None) -> None: ...
+    def write(self, chunk: ChunkText, context: str, kept: ChunkPairs,
+              progress: Callable[[str], None], cancel: threading.Event | None) -> None:
+        """Add the chunk's own pairs to `kept`, telling `progress` each step begun (a window
+        shows it); stop early when `cancel` is set (the chunk is then written again)."""
 
-    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: ChunkPairs) -> None:
         """Pairs that need both `chunk` and `other`, a chunk that shares names with it."""
 
 
@@ -372,7 +376,7 @@ class _Offered:
 RULE_STEPS = ("direct", "indirect", "consolidated", "entity")
 
 
-def _rule_pairs(chunk: ChunkText, context: str, steps: Sequence[str], kept: Kept,
+def _rule_pairs(chunk: ChunkText, context: str, steps: Sequence[str], kept: ChunkPairs,
                 progress: Callable[[str], None]) -> None:
     derived = derive.derive(chunk.text, context=context)
     for step in steps:
@@ -380,42 +384,44 @@ def _rule_pairs(chunk: ChunkText, context: str, steps: Sequence[str], kept: Kept
         kept.add(step, [(p.question, p.answer) for p in derived.get(step, [])], (chunk.id,))
 
 
-def _rule_cross(chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+def _rule_cross(chunk: ChunkText, context: str, other: ChunkText, kept: ChunkPairs) -> None:
     pairs = derive.cross_pairs([(chunk.id, chunk.text), (other.id, other.text)],
                                contexts={chunk.id: context, other.id: context_of(other)})
     kept.add("cross", [(p.question, p.answer) for p, _ in pairs], (chunk.id, other.id))
 
 
 class _Rules:
-    """The rules of `derive`: every step from the text's own sentences, no model."""
+    """The rules of `derive`: every step from the text's own sentences, no model; what any
+    model that fails the self-check gets, as its questions would be unchecked guesses."""
 
     name = "rules"
 
     @classmethod
-    def chosen(cls, offered: _Offered) -> _Rules:
+    def if_offered(cls, offered: _Offered) -> _Rules:
         return cls()
 
-    def write(self, chunk: ChunkText, context: str, kept: Kept,
+    def write(self, chunk: ChunkText, context: str, kept: ChunkPairs,
               progress: Callable[[str], None], cancel: threading.Event | None) -> None:
         _rule_pairs(chunk, context, RULE_STEPS, kept, progress)
 
-    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: ChunkPairs) -> None:
         _rule_cross(chunk, context, other, kept)
 
 
 class _LearnedWriter:
     """The bundled model's learned writer (`writer.Writer`): questions per sentence, with the
-    rules' reverse and cross-document questions beside them."""
+    rules' reverse and cross-document questions beside them, as the 135M model cannot write
+    whole steps (it fails the self-check) but can word a question about one sentence."""
 
     def __init__(self, writer: Writer):
         self.writer = writer
         self.name = writer.name
 
     @classmethod
-    def chosen(cls, offered: _Offered) -> _LearnedWriter | None:
+    def if_offered(cls, offered: _Offered) -> _LearnedWriter | None:
         return cls(offered.writer) if offered.writer is not None else None
 
-    def write(self, chunk: ChunkText, context: str, kept: Kept,
+    def write(self, chunk: ChunkText, context: str, kept: ChunkPairs,
               progress: Callable[[str], None], cancel: threading.Event | None) -> None:
         # The writer's questions are answered by their sentence, its he/she named: an answer
         # that restates the fact with its subject, as the text passages say it. Span answers
@@ -428,7 +434,7 @@ class _LearnedWriter:
             kept.add(w.kind, [(w.question, w.sentence)], (chunk.id,))
         _rule_pairs(chunk, context, ("entity",), kept, progress)
 
-    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: ChunkPairs) -> None:
         _rule_cross(chunk, context, other, kept)
 
 
@@ -441,12 +447,12 @@ class _ModelSteps:
         self.name = generator.name
 
     @classmethod
-    def chosen(cls, offered: _Offered) -> _ModelSteps | None:
+    def if_offered(cls, offered: _Offered) -> _ModelSteps | None:
         if offered.generator is None:
             return None
         return cls(offered.generator, offered.settings)
 
-    def write(self, chunk: ChunkText, context: str, kept: Kept,
+    def write(self, chunk: ChunkText, context: str, kept: ChunkPairs,
               progress: Callable[[str], None], cancel: threading.Event | None) -> None:
         derived = derive.derive(chunk.text, context=context)
         for step in RULE_STEPS:
@@ -458,7 +464,7 @@ class _ModelSteps:
                 kept.report.by_rule += 1
                 kept.add(step, by_rule, (chunk.id,))
 
-    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: Kept) -> None:
+    def cross(self, chunk: ChunkText, context: str, other: ChunkText, kept: ChunkPairs) -> None:
         raw = self._ask(prompt("cross", text=chunk.text, context=context, other_text=other.text,
                                other_context=context_of(other), count=2))
         written = self._verify("cross", raw, f"{chunk.text}\n{other.text}", context, kept.report)
@@ -500,4 +506,4 @@ class _ModelSteps:
 # first that is offered what it needs writes them (a chat model that passed its self-check,
 # else the learned writer, else the rules).
 AUTHORS: tuple[Callable[[_Offered], Author | None], ...] = (
-    _ModelSteps.chosen, _LearnedWriter.chosen, _Rules.chosen)
+    _ModelSteps.if_offered, _LearnedWriter.if_offered, _Rules.if_offered)
