@@ -23,6 +23,18 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first (`slow(minutes=N)`), the rest as collected: `make test` runs two
+    workers (pytest-xdist), and the long ones then run side by side rather than one after the
+    other at the end."""
+
+    def minutes(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return float(mark.kwargs.get("minutes", 1)) if mark else 0.0
+
+    items.sort(key=minutes, reverse=True)
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test keeps its data in tmp_path and cannot reach the network: privacy is the

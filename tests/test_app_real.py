@@ -28,7 +28,7 @@ mode = "direct"
 QUESTION = "Who designed the Hollow Bridge?"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=2)
 @pytest.mark.usefixtures("gui_thread_sql")
 def test_a_dropped_folder_answers_in_the_chat(qtbot, tmp_path: Path):
     from app.engine import EngineBridge

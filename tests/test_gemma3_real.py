@@ -25,7 +25,7 @@ SPELLED = {
 }
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=2)
 def test_gemma3_loads_spells_continues_and_learns(gemma3_file: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch):
     from mlx_lm import generate
