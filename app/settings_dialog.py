@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -185,6 +185,16 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self._load_model(self._initial_spec)
         self._update_enabled()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Qt sizes a window by its layout's size hint, not by height for width: the dialog came
+        # up 608 px tall where its wrapped hints need 692 at its width, one drawn over the field
+        # above it. Its height follows its width instead, at any width.
+        super().resizeEvent(event)
+        layout = self.layout()
+        need = layout.heightForWidth(self.width()) if layout is not None else -1
+        if need > self.height():
+            self.resize(self.width(), need)
 
     # --- sections -------------------------------------------------------------------------
 

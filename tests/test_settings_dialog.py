@@ -48,6 +48,24 @@ def test_defaults_are_shown(qtbot):
     assert not dialog.data_choose.isEnabled()  # conftest sets MEMO_HOME
 
 
+def test_every_hint_is_shown_whole(qtbot):
+    """Qt sizes a window by its layout's size hint, not by height for width: the dialog came
+    up 608 px tall where its wrapped hints need 692 at its width, the executive's three lines
+    squeezed into two over the field above them."""
+    from PySide6.QtWidgets import QLabel
+
+    dialog = _open(qtbot)
+    qtbot.waitExposed(dialog)
+    for width in (dialog.width(), dialog.width() + 200):
+        dialog.resize(width, dialog.height())
+        qtbot.wait(10)
+        cut = [(label.text()[:40], label.height(), label.heightForWidth(label.width()))
+               for label in dialog.findChildren(QLabel)
+               if label.wordWrap() and label.isVisible()
+               and label.height() < label.heightForWidth(label.width())]
+        assert not cut, (width, cut)
+
+
 def test_accept_saves_and_names_what_changed(qtbot, warnings: list[str]):
     save_user_settings({"recall": {"mode": "direct"}})
     (memo_home() / "settings.toml").write_text(
