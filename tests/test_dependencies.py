@@ -12,6 +12,8 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+
+
 def declared() -> set[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     return {_normal(re.split(r"[\[<>=!~; ]", d, maxsplit=1)[0]) for d in project["dependencies"]}

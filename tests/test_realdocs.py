@@ -20,6 +20,9 @@ import pytest
 
 from memo_mlx.scoring import covered, normalise, plain_sentences, stated_in
 
+# Every test here reads the reflections `taught` writes on the real model, minutes of it.
+pytestmark = pytest.mark.slow(minutes=5)
+
 REALDOCS = Path(__file__).parent / "realdocs"
 REFERENTS = json.loads((REALDOCS / "referents.json").read_text(encoding="utf-8"))
 NOT_ENGLISH = ("tour-eiffel.md", "brandenburger-tor.md")
@@ -119,7 +122,6 @@ def _pages() -> list[str]:
     return sorted(p.name for p in REALDOCS.iterdir() if p.suffix != ".json")
 
 
-@pytest.mark.slow(minutes=5)
 def test_every_reflection_is_stated_by_its_page(taught: dict[str, list[Pair]]):
     false = []
     for page, pairs in taught.items():
@@ -135,7 +137,6 @@ def test_every_reflection_is_stated_by_its_page(taught: dict[str, list[Pair]]):
     assert not false, "\n".join(false)
 
 
-@pytest.mark.slow(minutes=5)
 def test_she_is_never_one_of_the_men(taught: dict[str, list[Pair]]):
     for question, answer, kind in taught["marie-curie.md"]:
         if kind == "text":  # the page's own words
@@ -145,7 +146,6 @@ def test_she_is_never_one_of_the_men(taught: dict[str, list[Pair]]):
             assert not re.search(r"1911|Chemistry|first woman|died|polonium", pair), pair
 
 
-@pytest.mark.slow(minutes=5)
 def test_readme_lines_with_inline_code_are_taught(taught: dict[str, list[Pair]]):
     # They were lost twice: to a fenced block, then to the chunk's heading path ("tidyclip >
     # Usage"), which made the page look like source code.
@@ -155,7 +155,6 @@ def test_readme_lines_with_inline_code_are_taught(taught: dict[str, list[Pair]])
         assert line in readme
 
 
-@pytest.mark.slow(minutes=5)
 def test_fact_stating_sentences_are_covered(taught: dict[str, list[Pair]]):
     total = hit = 0
     missed = []
@@ -174,7 +173,6 @@ def test_fact_stating_sentences_are_covered(taught: dict[str, list[Pair]]):
     assert hit >= 0.55 * total, f"{hit}/{total} covered; missed:\n" + "\n".join(missed)
 
 
-@pytest.mark.slow(minutes=5)
 def test_no_english_templates_over_other_languages(taught: dict[str, list[Pair]]):
     for page in NOT_ENGLISH:
         pairs = taught[page]
